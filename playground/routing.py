@@ -1,0 +1,7 @@
+from django.urls import path
+
+from agents.consumers import AgentConsumer
+
+websocket_urlpatterns = [
+    path("ws/agents/<int:agent_id>/", AgentConsumer.as_asgi()),
+]
