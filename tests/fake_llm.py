@@ -1,0 +1,298 @@
+"""A scripted OpenAI-compatible HTTP server for tests (in the manner of simonw/llm's MockModel).
+
+It is a real HTTP server on loopback, so the real `openai` SDK, a Celery worker subprocess or a
+daphne subprocess can all talk to it. Tests script chat completions with `enqueue()` and read
+back what arrived in `requests`:
+
+    server.enqueue(tool_call("send_message", {"message": "hi"}, content="Greet the user."))
+    ... run the code under test against server.base_url ...
+    assert server.chat_requests()[0]["messages"][-1]["content"] == "Hello"
+
+Only chat completions are scripted; `/v1/models` and `/v1/embeddings` answer deterministically.
+Token counts are fakes: prompt_tokens = len(json.dumps(messages + tools)) // 4 and
+completion_tokens = max(1, len(content + tool names + arguments) // 4), unless a response
+carries its own `usage`.
+"""
+
+import base64
+import dataclasses
+import hashlib
+import itertools
+import json
+import re
+import struct
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+import pytest
+
+MODELS = ["gpt-4o-mini", "gpt-4.1", "fake-model", "text-embedding-3-small"]
+EMBEDDING_DIMENSIONS = 8
+NO_SCRIPT = "fake LLM: no scripted response left"
+
+_ids = itertools.count(1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Call:
+    name: str
+    arguments: str  # sent as-is, so a test can script malformed JSON
+    id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Response:
+    content: str | None = None
+    calls: tuple[Call, ...] = ()
+    status: int = 200
+    error: dict | None = None  # the OpenAI-shaped {"message", "type", "code", "param"}
+    delay: float = 0.0
+    usage: dict | None = None
+
+
+def text(content: str, *, usage: dict | None = None) -> Response:
+    """A plain assistant answer with no tool call."""
+    return Response(content=content, usage=usage)
+
+
+def tool_call(name: str, arguments: dict | str, *, content: str | None = None,
+              call_id: str | None = None, usage: dict | None = None) -> Response:
+    """One tool call; `content` is the inner thought streamed before it."""
+    if not isinstance(arguments, str):
+        arguments = json.dumps(arguments)
+    call = Call(name=name, arguments=arguments, id=call_id or f"call_fake{next(_ids):04d}")
+    return Response(content=content, calls=(call,), usage=usage)
+
+
+def tool_calls(calls: list[Response], *, content: str | None = None, usage: dict | None = None) -> Response:
+    """Parallel calls in one response, from `tool_call(...)` values (their own content is ignored)."""
+    return Response(content=content, calls=tuple(c for r in calls for c in r.calls), usage=usage)
+
+
+def error(status: int, message: str, *, code: str | None = None, type: str | None = None) -> Response:
+    return Response(status=status, error={"message": message, "type": type, "code": code, "param": None})
+
+
+def context_overflow() -> Response:
+    """A 400 worded like OpenAI's context_length_exceeded error."""
+    return error(400, "This model's maximum context length is 8192 tokens. However, your messages resulted "
+                      "in 9000 tokens. Please reduce the length of the messages.",
+                 code="context_length_exceeded", type="invalid_request_error")
+
+
+def delay(seconds: float, response: Response) -> Response:
+    """Answer `response` only after `seconds` (for time-out tests)."""
+    return dataclasses.replace(response, delay=seconds)
+
+
+def _usage(request: dict, response: Response) -> dict:
+    if response.usage is not None:
+        return response.usage
+    prompt = len(json.dumps(request.get("messages", []) + request.get("tools", []))) // 4
+    produced = (response.content or "") + "".join(c.name + c.arguments for c in response.calls)
+    completion = max(1, len(produced) // 4)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def _pieces(s: str, n: int = 3) -> list[str]:
+    size = max(1, -(-len(s) // n))
+    return [s[i:i + size] for i in range(0, len(s), size)]
+
+
+def _embedding(text: str, dimensions: int) -> list[float]:
+    digest = hashlib.shake_256(text.encode()).digest(2 * dimensions)
+    values = [int.from_bytes(digest[i:i + 2], "big") / 32767.5 - 1 for i in range(0, len(digest), 2)]
+    norm = sum(v * v for v in values) ** 0.5 or 1.0
+    return [v / norm for v in values]
+
+
+class FakeLLM:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        self.responder: Callable[[dict], Response | None] | None = None
+        self.unexpected = 0
+        self._queue: list[Response] = []
+        self._requests: list[dict] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def start(self) -> "FakeLLM":
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="fake-llm", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()  # wakes delayed responses
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread:
+            self._thread.join()
+
+    def __enter__(self) -> "FakeLLM":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def enqueue(self, *responses: Response) -> None:
+        with self._lock:
+            self._queue.extend(responses)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._queue.clear()
+            self._requests.clear()
+            self.responder = None
+            self.unexpected = 0
+
+    @property
+    def requests(self) -> list[dict]:
+        """Every request received, in arrival order: {"path", "headers", "json"}."""
+        with self._lock:
+            return list(self._requests)
+
+    def chat_requests(self) -> list[dict]:
+        return [r["json"] for r in self.requests if r["path"] == "/v1/chat/completions"]
+
+    def last_request(self) -> dict | None:
+        with self._lock:
+            return self._requests[-1] if self._requests else None
+
+    def _record(self, path: str, headers: dict, body: Any) -> None:
+        with self._lock:
+            self._requests.append({"path": path, "headers": headers, "json": body})
+
+    def _next_response(self, request: dict) -> Response:
+        responder = self.responder
+        if responder is not None and (response := responder(request)) is not None:
+            return response
+        with self._lock:
+            if self._queue:
+                return self._queue.pop(0)
+            self.unexpected += 1
+        return error(500, NO_SCRIPT, type="server_error")
+
+
+def _handler_for(server: FakeLLM) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):  # keep test output quiet
+            pass
+
+        def do_GET(self):
+            self._handle(None)
+
+        def do_POST(self):
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self._handle(json.loads(raw) if raw else None)
+
+        def _handle(self, body: Any) -> None:
+            path = urlsplit(self.path).path
+            server._record(path, {k.lower(): v for k, v in self.headers.items()}, body)
+            try:
+                if (self.command, path) == ("GET", "/v1/models"):
+                    self._json(200, {"object": "list", "data": [
+                        {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in MODELS]})
+                elif (self.command, path) == ("POST", "/v1/embeddings"):
+                    self._embeddings(body)
+                elif (self.command, path) == ("POST", "/v1/chat/completions"):
+                    self._chat(body)
+                else:
+                    with server._lock:
+                        server.unexpected += 1
+                    self._error(error(404, f"fake LLM: no route {self.command} {path}"))
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a time-out test)
+
+        def _json(self, status: int, payload: dict) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _error(self, response: Response) -> None:
+            self._json(response.status, {"error": response.error})
+
+        def _embeddings(self, body: dict) -> None:
+            inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            dims = body.get("dimensions") or EMBEDDING_DIMENSIONS
+            data = []
+            for i, item in enumerate(inputs):
+                vector: Any = _embedding(item if isinstance(item, str) else json.dumps(item), dims)
+                if body.get("encoding_format") == "base64":
+                    vector = base64.b64encode(struct.pack(f"<{dims}f", *vector)).decode()
+                data.append({"object": "embedding", "index": i, "embedding": vector})
+            tokens = sum(len(str(item)) // 4 + 1 for item in inputs)
+            self._json(200, {"object": "list", "data": data, "model": body.get("model"),
+                             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+
+        def _chat(self, body: dict) -> None:
+            response = server._next_response(body)
+            if response.delay and server._stopping.wait(response.delay):
+                return
+            if response.error is not None:
+                return self._error(response)
+            head = {"id": f"chatcmpl-fake{next(_ids)}", "created": int(time.time()),
+                    "model": body.get("model"), "system_fingerprint": "fp_fake"}
+            finish = "tool_calls" if response.calls else "stop"
+            usage = _usage(body, response)
+            if not body.get("stream"):
+                message = {"role": "assistant", "content": response.content, "refusal": None}
+                if response.calls:
+                    message["tool_calls"] = [
+                        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                        for c in response.calls]
+                return self._json(200, {**head, "object": "chat.completion", "usage": usage, "choices": [
+                    {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}]})
+            self._stream(body, response, head, finish, usage)
+
+        def _stream(self, body: dict, response: Response, head: dict, finish: str, usage: dict) -> None:
+            include_usage = (body.get("stream_options") or {}).get("include_usage")
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+            self.send_header("Cache-Control", "no-cache")
+            self.end_headers()
+
+            def send(payload: dict | str) -> None:
+                data = payload if isinstance(payload, str) else json.dumps(payload)
+                self.wfile.write(f"data: {data}\n\n".encode())
+                self.wfile.flush()
+
+            def chunk(delta: dict, finish_reason: str | None = None) -> None:
+                extra = {"usage": None} if include_usage else {}  # as OpenAI does
+                send({**head, "object": "chat.completion.chunk", **extra, "choices": [
+                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]})
+
+            chunk({"role": "assistant", "content": "", "refusal": None})
+            for piece in re.findall(r"\s*\S+\s*|\s+", response.content or ""):
+                chunk({"content": piece})
+            for index, call in enumerate(response.calls):
+                chunk({"tool_calls": [{"index": index, "id": call.id, "type": "function",
+                                       "function": {"name": call.name, "arguments": ""}}]})
+                for piece in _pieces(call.arguments):
+                    chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+            chunk({}, finish)
+            if include_usage:
+                send({**head, "object": "chat.completion.chunk", "choices": [], "usage": usage})
+            send("[DONE]")
+
+    return Handler
+
+
+@pytest.fixture
+def fake_llm():
+    """A started FakeLLM for one test; point the code under test at `fake_llm.base_url`."""
+    with FakeLLM() as server:
+        yield server
