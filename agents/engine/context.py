@@ -1,0 +1,114 @@
+"""The one context compiler: what the model is sent, and its exact token count per tier.
+
+The LLM call and the inspector both use `compile_context`, so the inspector shows the prompt
+that is sent, not a re-creation of it.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from agents.engine import prompts
+from agents.engine.types import AgentState, BlockView
+from memory.tokens import REPLY_PRIMING, Tokenizer, count_message, count_tools
+
+TIERS = ("system_instructions", "tool_schemas", "core_memory", "memory_metadata", "summary", "messages")
+
+
+@dataclass
+class CompiledContext:
+    messages: list[dict[str, Any]]  # the request's messages, exactly as sent
+    tools: list[dict[str, Any]]
+    tokens: dict[str, Any]  # per tier, the prompt total, the reserve and window, the encoding
+    sections: dict[str, str]  # the text of each tier, for the inspector
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.tokens["prompt_total"]
+
+
+def core_memory_section(blocks: list[BlockView]) -> str:
+    parts = ["<memory_blocks>", "The following memory blocks are currently engaged in your core memory unit:", ""]
+    for block in blocks:
+        parts += [
+            f"<{block.label}>",
+            "<description>",
+            block.description or "(none)",
+            "</description>",
+            "<metadata>",
+            f"- chars_current={len(block.value)}",
+            f"- chars_limit={block.limit}",
+            f"- read_only={'true' if block.read_only else 'false'}",
+            "</metadata>",
+            "<value>",
+            block.value,
+            "</value>",
+            f"</{block.label}>",
+        ]
+    parts.append("</memory_blocks>")
+    return "\n".join(parts)
+
+
+def memory_metadata_section(state: AgentState) -> str:
+    out_of_context = max(state.recall_count - len(state.messages) - (1 if state.summary else 0), 0)
+    edited = prompts.timestamp(state.memory_edited_at) if state.memory_edited_at else "never"
+    return "\n".join(
+        [
+            "<memory_metadata>",
+            f"- Core memory was last edited: {edited}",
+            f"- {state.recall_count} messages are stored in recall memory, {out_of_context} of them outside your "
+            "context window (search them with conversation_search and conversation_search_date)",
+            f"- {state.archival_count} passages are stored in archival memory (search them with archival_memory_search)",
+            "</memory_metadata>",
+        ]
+    )
+
+
+def compile_context(
+    state: AgentState, *, tools: list[dict[str, Any]], tokenizer: Tokenizer, approximate: bool
+) -> CompiledContext:
+    instructions = state.system
+    core = "\n\n" + core_memory_section(state.blocks)
+    metadata = "\n\n" + memory_metadata_section(state)
+    system = {"role": "system", "content": instructions + core + metadata}
+    history = [m.to_openai() for m in state.messages]
+    summary = [state.summary.to_openai()] if state.summary else []
+    messages = [system, *summary, *history]
+
+    # the system message is tokenized whole; its tokens go to the tier their text starts in
+    in_instructions, in_core, in_metadata = tokenizer.count_sections([instructions, core, metadata])
+    system_overhead = count_message(tokenizer, system) - (in_instructions + in_core + in_metadata)
+    tokens = {
+        "system_instructions": system_overhead + in_instructions,
+        "tool_schemas": count_tools(tokenizer, tools),
+        "core_memory": in_core,
+        "memory_metadata": in_metadata,
+        "summary": sum(count_message(tokenizer, m) for m in summary),
+        "messages": sum(count_message(tokenizer, m) for m in history) + REPLY_PRIMING,
+    }
+    tokens["prompt_total"] = sum(tokens[tier] for tier in TIERS)
+    tokens.update(
+        completion_reserve=state.completion_reserve,
+        context_window=state.context_window,
+        encoding=tokenizer.name,
+        approximate=approximate,
+    )
+    sections = {
+        "system_instructions": instructions,
+        "tool_schemas": "",  # the inspector shows `tools` itself
+        "core_memory": core.lstrip("\n"),
+        "memory_metadata": metadata.lstrip("\n"),
+        "summary": state.summary.content if state.summary else "",
+        "messages": "",
+    }
+    return CompiledContext(messages=messages, tools=tools, tokens=tokens, sections=sections)
+
+
+def over_flush_line(context: CompiledContext) -> bool:
+    """The next request would not fit the window less the completion reserve."""
+    t = context.tokens
+    return t["prompt_total"] > t["context_window"] - t["completion_reserve"]
+
+
+def over_warning_line(context: CompiledContext, warning_share: float) -> bool:
+    t = context.tokens
+    return t["prompt_total"] > warning_share * t["context_window"]

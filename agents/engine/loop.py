@@ -1,0 +1,326 @@
+"""The MemGPT loop: one turn of an agent, from an event to the end of its chain of steps."""
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from agents.engine import prompts
+from agents.engine.context import CompiledContext, compile_context, over_flush_line, over_warning_line
+from agents.engine.tools import TOOL_SCHEMAS, ToolContext, ToolOutcome, execute
+from agents.engine.types import LLM, AgentState, Completion, MessageView, Publish, StepRecord, Store
+from memory.openai_api import ProviderError
+from memory.tokens import Tokenizer
+
+
+@dataclass
+class Event:
+    """What starts a turn."""
+
+    kind: str  # user_message, login, heartbeat, memory_warning
+    text: str = ""
+    last_login: datetime | None = None
+
+
+@dataclass
+class TurnResult:
+    status: str  # completed or failed
+    stop_reason: str  # end_turn, max_steps, no_tool_call, error
+    error: str = ""
+    steps: int = 0
+
+
+@dataclass
+class TurnSettings:
+    page_size: int = 5
+    max_retries: int = 3
+    backoff_seconds: float = 0.5
+    max_flushes: int = 3
+    summary_words: int = 250
+
+
+class TurnFailure(Exception):
+    """The turn cannot go on (not the model's fault): the provider kept failing, or memory cannot be freed."""
+
+
+@dataclass
+class Turn:
+    store: Store
+    llm: LLM
+    publish: Publish
+    tokenizer: Tokenizer
+    approximate: bool
+    settings: TurnSettings = field(default_factory=TurnSettings)
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+    sleep: Callable[[float], None] = time.sleep
+
+    def run(self, event: Event) -> TurnResult:
+        self.state = self.store.load()
+        self.calls = 0  # LLM calls in this turn, failed and summary calls included
+        steps = 0
+        try:
+            self.record_event(event)
+            while steps < self.state.max_steps:
+                steps += 1
+                completion, step_id = self.agent_step()
+                outcome = self.act(completion, step_id)
+                if outcome is not None:
+                    return self.stop(TurnResult("completed", outcome, steps=steps))
+            return self.stop(TurnResult("completed", "max_steps", steps=steps))
+        except TurnFailure as failure:
+            self.publish({"type": "error", "message": str(failure)})
+            return self.stop(TurnResult("failed", "error", error=str(failure), steps=steps))
+
+    def stop(self, result: TurnResult) -> TurnResult:
+        self.publish({"type": "stop", "status": result.status, "stop_reason": result.stop_reason, "steps": result.steps})
+        return result
+
+    # --- messages ----------------------------------------------------------------------------
+
+    def append(self, *messages: MessageView, step_id: int | None = None) -> list[MessageView]:
+        saved = self.store.append(list(messages), step_id=step_id)
+        self.state.messages.extend(saved)
+        self.state.recall_count += len(saved)
+        return saved
+
+    def record_event(self, event: Event) -> None:
+        moment = self.now()
+        if event.kind == "user_message":
+            [message] = self.append(MessageView(None, "user", "user_message", prompts.user_message(event.text, moment), event.text))
+            self.publish({"type": "user_message", "id": message.id, "text": event.text})
+            return
+        if event.kind == "login":
+            content, kind = prompts.login(event.last_login, moment), "login"
+        elif event.kind == "heartbeat":
+            content, kind = prompts.heartbeat(prompts.MANUAL_HEARTBEAT_REASON, moment), "heartbeat"
+        elif event.kind == "memory_warning":
+            content, kind = prompts.system_alert(prompts.MEMORY_WARNING, moment), "system_alert"
+        else:
+            raise ValueError(f"unknown event kind {event.kind!r}")
+        [message] = self.append(MessageView(None, "user", kind, content, content))
+        self.publish({"type": "system_alert", "id": message.id, "kind": kind, "text": content})
+
+    # --- one step ----------------------------------------------------------------------------
+
+    def compile(self) -> CompiledContext:
+        return compile_context(self.state, tools=TOOL_SCHEMAS, tokenizer=self.tokenizer, approximate=self.approximate)
+
+    def prepared_context(self) -> CompiledContext:
+        """The context for the next call, after memory pressure is dealt with."""
+        for _ in range(self.settings.max_flushes + 1):
+            context = self.compile()
+            if over_flush_line(context):
+                self.flush()
+                continue
+            if over_warning_line(context, self.state.warning_share):
+                if not self.state.memory_warning_sent:
+                    self.warn()
+                    continue
+            elif self.state.memory_warning_sent:
+                self.state.memory_warning_sent = False  # below the line again: the next crossing warns again
+                self.store.set_memory_warning(False)
+            return context
+        raise TurnFailure(
+            f"The context ({context.prompt_tokens} tokens) still does not fit the window of "
+            f"{self.state.context_window} tokens after {self.settings.max_flushes} summaries: core memory and "
+            "instructions alone may be too large for it."
+        )
+
+    def warn(self) -> None:
+        content = prompts.system_alert(prompts.MEMORY_WARNING, self.now())
+        [message] = self.append(MessageView(None, "user", "system_alert", content, prompts.MEMORY_WARNING))
+        self.state.memory_warning_sent = True
+        self.store.set_memory_warning(True)
+        self.publish({"type": "system_alert", "id": message.id, "kind": "memory_warning", "text": prompts.MEMORY_WARNING})
+
+    def request(self, context: CompiledContext) -> dict[str, Any]:
+        return {
+            "model": self.state.model,
+            "messages": context.messages,
+            "tools": context.tools,
+            "tool_choice": "auto",
+            "temperature": self.state.temperature,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+
+    def agent_step(self) -> tuple[Completion, int]:
+        overflows = 0
+        while True:
+            context = self.prepared_context()
+            try:
+                return self.call(self.request(context), context.tokens, purpose="agent")
+            except ProviderError as error:
+                if not error.context_overflow or overflows >= self.settings.max_flushes:
+                    raise TurnFailure(error.message) from error
+                overflows += 1  # our count was below the provider's: free memory and try again
+                self.flush()
+
+    def call(self, request: dict[str, Any], tokens: dict[str, Any], *, purpose: str) -> tuple[Completion, int]:
+        """One LLM call with bounded retries of retryable errors; every attempt is a recorded step."""
+        for attempt in range(self.settings.max_retries + 1):
+            index = self.calls
+            self.calls += 1
+            started = time.perf_counter()
+            on_content = self.streamer(index) if purpose == "agent" else (lambda piece: None)
+            try:
+                completion = self.llm.complete(request, on_content)
+            except ProviderError as error:
+                latency = (time.perf_counter() - started) * 1000
+                step_id = self.store.save_step(StepRecord(index, request["model"], request, None, tokens, None,
+                                                          latency, error=error.message, purpose=purpose))
+                if not error.retryable or attempt == self.settings.max_retries:
+                    raise
+                wait = self.settings.backoff_seconds * 2**attempt
+                self.publish({"type": "retry", "step_id": step_id, "attempt": attempt + 1, "error": error.message, "wait": wait})
+                self.sleep(wait)
+                continue
+            latency = (time.perf_counter() - started) * 1000
+            step_id = self.store.save_step(StepRecord(index, request["model"], request, completion.response, tokens,
+                                                      completion.usage, latency, purpose=purpose))
+            self.publish({"type": "usage", "step_id": step_id, "purpose": purpose, "tokens": tokens,
+                          "usage": completion.usage, "latency_ms": round(latency, 1)})
+            return completion, step_id
+        raise AssertionError("unreachable")
+
+    def streamer(self, index: int) -> Callable[[str], None]:
+        def on_content(piece: str) -> None:
+            self.publish({"type": "reasoning_delta", "step": index, "delta": piece})
+
+        return on_content
+
+    # --- acting on the model's answer ---------------------------------------------------------
+
+    def act(self, completion: Completion, step_id: int) -> str | None:
+        """Store the answer and run its tool calls; returns the stop reason if the turn ends here."""
+        thoughts = completion.content.strip()
+        if not completion.tool_calls:
+            # weak models answer in plain text: that is the agent's message, and the turn ends
+            [message] = self.append(MessageView(None, "assistant", "assistant", completion.content, thoughts), step_id=step_id)
+            self.publish({"type": "assistant_message", "id": message.id, "text": thoughts})
+            return "no_tool_call"
+
+        calls = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                 for c in completion.tool_calls]
+        if not thoughts:
+            thoughts = _thinking_argument(completion)
+        spoken = [_argument(c.arguments, "message") for c in completion.tool_calls if c.name == "send_message"]
+        text = "\n\n".join(s for s in spoken if s) or thoughts
+        [assistant] = self.append(MessageView(None, "assistant", "assistant", completion.content, text, tool_calls=calls),
+                                  step_id=step_id)
+        if thoughts:
+            self.publish({"type": "reasoning", "id": assistant.id, "text": thoughts})
+
+        heartbeat, failed, spoke = False, False, False
+        ctx = ToolContext(self.state, self.store, step_id, self.settings.page_size, self.now)
+        for call in completion.tool_calls:
+            if call.name != "send_message":
+                self.publish({"type": "tool_call", "id": assistant.id, "tool_call_id": call.id, "name": call.name,
+                              "arguments": call.arguments})
+            outcome = execute(ctx, call.name, call.arguments)
+            self.record_result(call.id, call.name, outcome, step_id, assistant.id)
+            heartbeat |= outcome.heartbeat
+            failed |= outcome.failed
+            spoke |= outcome.sends_message is not None
+        if heartbeat:
+            reason = prompts.FAILED_REASON if failed else prompts.HEARTBEAT_REASON
+            content = prompts.heartbeat(reason, self.now())
+            self.append(MessageView(None, "user", "heartbeat", content, reason), step_id=step_id)
+            return None
+        return "end_turn"
+
+    def record_result(self, call_id: str, name: str, outcome: ToolOutcome, step_id: int, assistant_id: int | None) -> None:
+        content = prompts.tool_result(outcome.status, outcome.message, self.now())
+        [result] = self.append(
+            MessageView(None, "tool", "tool_result", content, str(outcome.message or ""), tool_call_id=call_id, name=name),
+            step_id=step_id,
+        )
+        if outcome.sends_message is not None:
+            self.publish({"type": "assistant_message", "id": assistant_id, "tool_call_id": call_id, "text": outcome.sends_message})
+        else:
+            self.publish({"type": "tool_result", "id": result.id, "tool_call_id": call_id, "name": name,
+                          "status": outcome.status, "message": outcome.message})
+        if outcome.block is not None:
+            block = outcome.block
+            self.publish({"type": "memory_change", "label": block.label, "value": block.value,
+                          "chars": len(block.value), "limit": block.limit, "actor": "agent", "step_id": step_id})
+
+    # --- memory pressure: evict the oldest part of the queue into a recursive summary --------------
+
+    def flush(self) -> None:
+        messages = self.state.messages
+        cut = eviction_point(messages, self.state.evict_share)
+        if cut == 0:
+            raise TurnFailure(
+                f"The context window of {self.state.context_window} tokens is full and no message can be evicted: "
+                "core memory and instructions may be too large for it."
+            )
+        evicted, kept = messages[:cut], messages[cut:]
+        previous = self.state.summary.text if self.state.summary else ""
+        summary_text = self.summarize(previous, evicted)
+        hidden = self.state.recall_count - len(kept)
+        content = prompts.SUMMARY_NOTE.format(hidden=hidden, summary=summary_text)
+        summary = self.store.evict([m.id for m in evicted], MessageView(None, "user", "summary", content, summary_text))
+        self.state.messages = kept
+        self.state.summary = summary
+        self.publish({"type": "summary", "id": summary.id, "text": summary_text, "evicted": len(evicted)})
+
+    def summarize(self, previous: str, evicted: list[MessageView]) -> str:
+        transcript = "\n".join(_transcript_line(m) for m in evicted)
+        request = {
+            "model": self.state.model,
+            "messages": [
+                {"role": "system", "content": prompts.SUMMARY_INSTRUCTIONS.format(words=self.settings.summary_words)},
+                {"role": "user", "content": f"Previous summary:\n{previous or '(none)'}\n\nMessages leaving the context:\n{transcript}"},
+            ],
+            "temperature": 0.2,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        try:
+            completion, _ = self.call(request, {}, purpose="summary")
+        except ProviderError as error:
+            raise TurnFailure(f"The summary of evicted messages failed: {error.message}") from error
+        return completion.content.strip() or previous
+
+
+def eviction_point(messages: list[MessageView], share: float) -> int:
+    """How many of the oldest messages to evict: about `share` of them, never splitting a tool
+    call from its results, and never the newest message (the event being answered)."""
+    if len(messages) < 2:
+        return 0
+    target = min(max(1, int(len(messages) * share)), len(messages) - 1)
+    cut = target
+    while cut < len(messages) - 1 and messages[cut].role == "tool":
+        cut += 1
+    while cut > 0 and messages[cut].role == "tool":
+        cut -= 1
+    return cut
+
+
+def _argument(raw: str, name: str) -> str:
+    try:
+        value = json.loads(raw).get(name)
+    except (json.JSONDecodeError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""
+
+
+def _thinking_argument(completion: Completion) -> str:
+    """Inner thoughts that a model put in a `thinking` or `inner_thoughts` argument instead of its content."""
+    for call in completion.tool_calls:
+        for name in ("thinking", "inner_thoughts"):
+            if thought := _argument(call.arguments, name):
+                return thought.strip()
+    return ""
+
+
+def _transcript_line(message: MessageView) -> str:
+    stamp = message.created_at.strftime("%Y-%m-%d %H:%M") if message.created_at else ""
+    if message.role == "assistant" and message.tool_calls:
+        calls = "; ".join(f"{c['function']['name']}({c['function']['arguments']})" for c in message.tool_calls)
+        return f"[{stamp}] assistant (thinking: {message.content.strip()}) called {calls}"
+    if message.role == "tool":
+        return f"[{stamp}] tool {message.name} returned: {message.text[:500]}"
+    return f"[{stamp}] {message.role}: {message.text or message.content}"

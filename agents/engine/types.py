@@ -1,0 +1,144 @@
+"""The values the engine works with, and the two protocols it is given: storage and the LLM."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Protocol
+
+Publish = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class BlockView:
+    label: str
+    value: str
+    limit: int
+    description: str = ""
+    read_only: bool = False
+
+
+@dataclass
+class MessageView:
+    """One message of recall memory, as the engine sees it."""
+
+    id: int | None
+    role: str  # system, user, assistant, tool
+    kind: str  # see memory.models.Message.Kind
+    content: str = ""
+    text: str = ""
+    tool_calls: list[dict] | None = None
+    tool_call_id: str = ""
+    name: str = ""
+    created_at: datetime | None = None
+
+    def to_openai(self) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            message["tool_calls"] = self.tool_calls
+            if not self.content:
+                message["content"] = None
+        if self.role == "tool":
+            message["tool_call_id"] = self.tool_call_id
+        if self.name and self.role != "tool":
+            message["name"] = self.name
+        return message
+
+
+@dataclass
+class AgentState:
+    agent_id: int
+    name: str
+    system: str
+    model: str
+    context_window: int
+    temperature: float
+    warning_share: float
+    evict_share: float
+    completion_reserve: int
+    max_steps: int
+    memory_warning_sent: bool
+    blocks: list[BlockView]
+    messages: list[MessageView]  # in context, oldest first, without the summary
+    summary: MessageView | None = None
+    recall_count: int = 0  # messages in recall memory (all ever stored)
+    archival_count: int = 0
+    memory_edited_at: datetime | None = None
+
+    def block(self, label: str) -> BlockView | None:
+        return next((b for b in self.blocks if b.label == label), None)
+
+
+@dataclass
+class SearchHit:
+    text: str
+    created_at: datetime | None = None
+    role: str = ""
+    # where a passage came from: {"document": "report.pdf", "pages": "3-4"}
+    citation: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SearchPage:
+    hits: list[SearchHit]
+    total: int
+    page: int
+    pages: int
+
+
+@dataclass
+class StepRecord:
+    index: int
+    model: str
+    request: dict[str, Any]
+    response: dict[str, Any] | None
+    tokens: dict[str, Any]
+    usage: dict[str, Any] | None
+    latency_ms: float
+    error: str = ""
+    purpose: str = "agent"  # or "summary"
+
+
+@dataclass
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # raw, as the model sent it
+
+
+@dataclass
+class Completion:
+    content: str
+    tool_calls: list[ToolCall]
+    usage: dict[str, Any] | None
+    finish_reason: str | None
+    response: dict[str, Any]  # the response as assembled from the stream, for the trace
+
+
+class LLM(Protocol):
+    def complete(self, request: dict[str, Any], on_content: Callable[[str], None]) -> Completion:
+        """Send one chat completion request; call on_content with each piece of content as it streams.
+
+        Raises memory.openai_api.ProviderError (retryable, context_overflow)."""
+
+
+class Store(Protocol):
+    """What the engine needs from storage. Every write commits on its own."""
+
+    def load(self) -> AgentState: ...
+
+    def append(self, messages: list[MessageView], *, step_id: int | None = None) -> list[MessageView]: ...
+
+    def set_block_value(self, label: str, value: str, *, step_id: int | None) -> BlockView: ...
+
+    def archival_insert(self, text: str) -> int: ...
+
+    def archival_search(self, query: str, page: int, page_size: int) -> SearchPage: ...
+
+    def recall_search(self, query: str, page: int, page_size: int) -> SearchPage: ...
+
+    def recall_search_date(self, start: datetime, end: datetime, page: int, page_size: int) -> SearchPage: ...
+
+    def save_step(self, record: StepRecord) -> int: ...
+
+    def evict(self, message_ids: list[int], summary: MessageView) -> MessageView: ...
+
+    def set_memory_warning(self, sent: bool) -> None: ...

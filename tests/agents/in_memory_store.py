@@ -1,0 +1,92 @@
+"""A Store kept in lists, so that engine tests need no database.
+
+Search here is plain word matching: the real hybrid search is tested against PostgreSQL.
+"""
+
+import itertools
+import math
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+
+from agents.engine.types import AgentState, BlockView, MessageView, SearchHit, SearchPage, StepRecord
+
+
+def _page(hits: list[SearchHit], page: int, size: int) -> SearchPage:
+    pages = max(1, math.ceil(len(hits) / size))
+    return SearchPage(hits[(page - 1) * size : page * size], len(hits), page, pages)
+
+
+@dataclass
+class InMemoryStore:
+    state: AgentState
+    messages: list[MessageView] = field(default_factory=list)  # all, as recall memory
+    passages: list[str] = field(default_factory=list)
+    steps: list[StepRecord] = field(default_factory=list)
+    evicted: list[int] = field(default_factory=list)
+    block_writes: list[tuple[str, str, int | None]] = field(default_factory=list)
+    now: datetime = field(default_factory=lambda: datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc))
+
+    def __post_init__(self):
+        self.ids = itertools.count(1)
+
+    def load(self) -> AgentState:
+        return replace(self.state, blocks=[replace(b) for b in self.state.blocks], messages=list(self.state.messages),
+                       recall_count=len(self.messages), archival_count=len(self.passages))
+
+    def append(self, messages, *, step_id=None):
+        saved = [replace(m, id=next(self.ids), created_at=m.created_at or self.now) for m in messages]
+        self.messages.extend(saved)
+        self.state.messages.extend(saved)
+        return saved
+
+    def set_block_value(self, label, value, *, step_id):
+        block = next(b for b in self.state.blocks if b.label == label)
+        block.value = value
+        self.block_writes.append((label, value, step_id))
+        return replace(block)
+
+    def archival_insert(self, text):
+        self.passages.append(text)
+        return len(self.passages)
+
+    def archival_search(self, query, page, page_size):
+        words = query.lower().split()
+        return _page([SearchHit(p) for p in self.passages if any(w in p.lower() for w in words)], page, page_size)
+
+    def recall_search(self, query, page, page_size):
+        words = query.lower().split()
+        found = [SearchHit(m.text, m.created_at, m.role) for m in self.messages
+                 if m.kind in ("user_message", "assistant") and any(w in m.text.lower() for w in words)]
+        return _page(found, page, page_size)
+
+    def recall_search_date(self, start, end, page, page_size):
+        found = [SearchHit(m.text, m.created_at, m.role) for m in self.messages
+                 if m.kind in ("user_message", "assistant") and start <= m.created_at < end]
+        return _page(found, page, page_size)
+
+    def save_step(self, record: StepRecord) -> int:
+        self.steps.append(record)
+        return len(self.steps)
+
+    def evict(self, message_ids, summary):
+        self.evicted.extend(message_ids)
+        [saved] = self.append([summary])
+        self.state.messages = [m for m in self.state.messages if m.id not in message_ids and m.id != saved.id]
+        self.state.summary = saved
+        return saved
+
+    def set_memory_warning(self, sent):
+        self.state.memory_warning_sent = sent
+
+
+def make_state(**overrides) -> AgentState:
+    fields = dict(
+        agent_id=1, name="Sam", system="You are Sam, a MemGPT agent.", model="gpt-4o-mini", context_window=8192,
+        temperature=0.7, warning_share=0.7, evict_share=0.5, completion_reserve=1024, max_steps=10,
+        memory_warning_sent=False,
+        blocks=[BlockView("persona", "I am Sam, curious and kind.", 2000, "Who I am"),
+                BlockView("human", "", 2000, "What I know about the human")],
+        messages=[],
+    )
+    fields.update(overrides)
+    return AgentState(**fields)
