@@ -82,9 +82,14 @@ class Run(models.Model):
 class Step(models.Model):
     """One LLM call inside a run: the full prompt trace."""
 
+    class Purpose(models.TextChoices):
+        AGENT = "agent"
+        SUMMARY = "summary"
+
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="steps")
     index = models.PositiveIntegerField()
+    purpose = models.CharField(max_length=10, choices=Purpose.choices, default=Purpose.AGENT)
     model = models.CharField(max_length=200)
     # the exact request body sent and the response as received
     request = models.JSONField()

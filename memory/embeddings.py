@@ -23,8 +23,10 @@ from memory.tokens import tokenizer_for_model  # noqa: E402
 
 class Embedder(Protocol):
     model: str  # the full name stored on rows: "local/all-MiniLM-L6-v2", "openai/text-embedding-3-small"
-    dimensions: int
     max_tokens: int  # how many tokens (word pieces) the model reads; the rest is cut off
+
+    @property
+    def dimensions(self) -> int: ...
 
     def embed(self, texts: list[str]) -> list[list[float]]: ...
 

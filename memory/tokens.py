@@ -108,6 +108,23 @@ def _count(encoding_name: str, text: str) -> int:
     return len(get_encoding(encoding_name).encode_ordinary(text))
 
 
+@functools.lru_cache(maxsize=4096)
+def _count_sections(encoding_name: str, sections: tuple[str, ...]) -> tuple[int, ...]:
+    encoding = get_encoding(encoding_name)
+    tokens = encoding.encode_ordinary("".join(sections))
+    _, starts = encoding.decode_with_offsets(tokens)
+    ends, position = [], 0
+    for section in sections:
+        position += len(section)
+        ends.append(position)
+    counts, index = [0] * len(sections), 0
+    for start in starts:
+        while index < len(ends) - 1 and start >= ends[index]:
+            index += 1
+        counts[index] += 1
+    return tuple(counts)
+
+
 class Tokenizer(Protocol):
     name: str
 
@@ -116,6 +133,8 @@ class Tokenizer(Protocol):
     def encode(self, text: str) -> list[int]: ...
 
     def decode(self, tokens: list[int]) -> str: ...
+
+    def count_sections(self, sections: list[str]) -> list[int]: ...
 
 
 class TiktokenTokenizer:
@@ -140,6 +159,13 @@ class TiktokenTokenizer:
 
     def decode(self, tokens: list[int]) -> str:
         return self.encoding.decode(tokens)
+
+    def count_sections(self, sections: list[str]) -> list[int]:
+        """Tokens of "".join(sections), each counted in the section where its text starts.
+
+        The joined text is tokenized once, as it is sent, so the counts add up to its exact
+        total; tokenizing the sections apart could merge differently at their seams."""
+        return list(_count_sections(self.name, tuple(sections)))
 
     def __repr__(self) -> str:
         return f"TiktokenTokenizer({self.name!r})"

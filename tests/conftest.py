@@ -38,3 +38,36 @@ def celery_worker(transactional_db, redis_available):
     with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False, loglevel="WARNING",
                       queues=[settings.CELERY_TASK_DEFAULT_QUEUE]) as worker:
         yield worker
+
+
+from tests.fake_llm import fake_llm  # noqa: E402,F401  (the scripted LLM server fixture)
+
+
+@pytest.fixture
+def llm(fake_llm, settings):
+    """The playground's LLM settings pointed at the scripted server."""
+    import agents.llm
+
+    settings.OPENAI_BASE_URL = fake_llm.base_url
+    settings.OPENAI_API_KEY = "test-key"
+    settings.LLM_MODEL = "gpt-4o-mini"
+    settings.LLM_MAX_RETRIES = 2
+    agents.llm._clients.clear()
+    yield fake_llm
+    agents.llm._clients.clear()
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """Every agent event, captured at the one function that publishes them (and still sent on)."""
+    import agents.events
+
+    captured: list[tuple[int, dict]] = []
+    send = agents.events.publish
+
+    def capture(agent_id, event):
+        captured.append((agent_id, event))
+        send(agent_id, event)
+
+    monkeypatch.setattr(agents.events, "publish", capture)
+    return captured

@@ -1,0 +1,157 @@
+"""Writes about agents and their turns."""
+
+import logging
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from agents.engine import prompts
+from agents.engine.loop import Event, Turn, TurnSettings
+from agents import events
+from agents.llm import NOT_CONFIGURED, LLMNotConfigured, get_llm, llm_configured
+from agents.models import Agent, Run
+from agents.storage import DjangoStore
+from memory.models import Block, BlockAttachment, Message
+from memory.services import block_attach, block_create
+from memory.tokens import tokenizer_for_model
+
+logger = logging.getLogger(__name__)
+
+TURN_LOCK_CLASS = 0x4D47  # "MG": the first key of the advisory locks that serialize an agent's turns
+HUMAN_DESCRIPTION = "What I know about the human I talk to: facts, preferences, how to treat them."
+PERSONA_DESCRIPTION = "Who I am: my persona, how I speak and behave."
+
+
+def agent_create(*, owner, name: str, persona: str = "", human: str = "", model: str = "", system: str | None = None,
+                 context_window: int | None = None, temperature: float = 0.7, embedding_model: str | None = None,
+                 description: str = "", tags: list[str] | None = None, blocks: list[dict] | None = None,
+                 block_ids: list[int] | None = None) -> Agent:
+    """An agent with its core memory: persona and human blocks, or the `blocks` given (label, value, ...)."""
+    if blocks is None:
+        blocks = [{"label": "persona", "value": persona, "description": PERSONA_DESCRIPTION},
+                  {"label": "human", "value": human, "description": HUMAN_DESCRIPTION}]
+    with transaction.atomic():
+        agent = Agent.objects.create(
+            owner=owner, name=name, description=description, tags=tags or [], model=model,
+            system=system if system is not None else prompts.BASE_INSTRUCTIONS.format(name=name),
+            context_window=context_window or settings.AGENT_CONTEXT_WINDOW, temperature=temperature,
+            embedding_model=embedding_model or settings.EMBEDDING_MODEL, max_steps=settings.AGENT_MAX_STEPS,
+        )
+        for fields in blocks:
+            block_attach(block=block_create(owner=owner, **fields), agent=agent)
+        for block in Block.objects.filter(owner=owner, pk__in=block_ids or []):
+            block_attach(block=block, agent=agent)
+    return agent
+
+
+def turn_enqueue(*, agent: Agent, trigger: str = Run.Trigger.USER_MESSAGE, text: str = "") -> Run:
+    """Queue a turn; turns of one agent run one at a time, in the order they were queued."""
+    if not llm_configured(agent.model):
+        raise LLMNotConfigured(NOT_CONFIGURED)
+    if trigger == Run.Trigger.USER_MESSAGE and not text.strip():
+        raise ValueError("the message is empty")
+    run = Run.objects.create(agent=agent, trigger=trigger, input=text)
+    from agents.tasks import process_runs
+
+    transaction.on_commit(lambda: process_runs.delay(agent.pk))
+    return run
+
+
+def _try_lock(agent_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [TURN_LOCK_CLASS, agent_id])
+        return cursor.fetchone()[0]
+
+
+def _unlock(agent_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [TURN_LOCK_CLASS, agent_id])
+
+
+def agent_runs_process(*, agent_id: int) -> int:
+    """Run the agent's queued turns in order; returns how many ran.
+
+    A session-level advisory lock makes one worker the agent's runner; another task for the same
+    agent leaves at once, and its run is taken by the runner's loop. After letting go, the
+    runner looks once more, so a run queued just as it finished is not stranded.
+    """
+    done = 0
+    while Run.objects.filter(agent_id=agent_id, status=Run.Status.QUEUED).exists():
+        if not _try_lock(agent_id):
+            return done
+        try:
+            _fail_interrupted_runs(agent_id)
+            while run := Run.objects.filter(agent_id=agent_id, status=Run.Status.QUEUED).order_by("id").first():
+                run_execute(run=run)
+                done += 1
+        finally:
+            _unlock(agent_id)
+    return done
+
+
+def _fail_interrupted_runs(agent_id: int) -> None:
+    """Runs left "running" by a worker that died: we hold the lock, so nobody is running them."""
+    for run in Run.objects.filter(agent_id=agent_id, status=Run.Status.RUNNING):
+        _finish(run, Run.Status.FAILED, Run.StopReason.ERROR, "The worker stopped in the middle of this turn; "
+                "what it had done before is kept.")
+
+
+def _finish(run: Run, status: str, stop_reason: str, error: str = "", *, announce: bool = True) -> None:
+    run.status, run.stop_reason, run.error, run.finished_at = status, stop_reason, error, timezone.now()
+    run.save(update_fields=["status", "stop_reason", "error", "finished_at"])
+    if announce:  # the engine announces the ends of the turns it runs
+        if error:
+            events.publish(run.agent_id, {"type": "error", "run_id": run.pk, "message": error})
+        events.publish(run.agent_id, {"type": "stop", "run_id": run.pk, "status": status, "stop_reason": stop_reason})
+
+
+EVENT_KINDS = {Run.Trigger.USER_MESSAGE: "user_message", Run.Trigger.LOGIN: "login",
+               Run.Trigger.HEARTBEAT: "heartbeat", Run.Trigger.MEMORY_WARNING: "memory_warning"}
+
+
+def run_execute(*, run: Run) -> Run:
+    agent = run.agent
+    last_active = agent.last_active_at
+    run.status, run.started_at = Run.Status.RUNNING, timezone.now()
+    run.save(update_fields=["status", "started_at"])
+    events.publish(agent.pk, {"type": "run_started", "run_id": run.pk, "trigger": run.trigger})
+    try:
+        store = DjangoStore(agent, run_id=run.pk)
+        tokenizer, approximate = tokenizer_for_model(agent.model or settings.LLM_MODEL)
+        turn = Turn(store=store, llm=get_llm(), publish=lambda event: events.publish(agent.pk, {**event, "run_id": run.pk}),
+                    tokenizer=tokenizer, approximate=approximate,
+                    settings=TurnSettings(page_size=settings.SEARCH_PAGE_SIZE, max_retries=settings.LLM_MAX_RETRIES))
+        result = turn.run(Event(EVENT_KINDS[run.trigger], run.input, last_login=last_active))
+    except LLMNotConfigured as error:
+        _finish(run, Run.Status.FAILED, Run.StopReason.ERROR, str(error))
+        return run
+    except Exception as error:  # a bug or a lost database: report it on the run and keep the agent usable
+        logger.exception("turn %s of agent %s failed", run.pk, agent.pk)
+        _finish(run, Run.Status.FAILED, Run.StopReason.ERROR, f"Internal error: {type(error).__name__}: {error}")
+        return run
+    status = Run.Status.COMPLETED if result.status == "completed" else Run.Status.FAILED
+    _finish(run, status, result.stop_reason, result.error, announce=False)
+    Agent.objects.filter(pk=agent.pk).update(last_active_at=timezone.now())
+    return run
+
+
+def messages_reset(*, agent: Agent) -> int:
+    """Empty the context window (memory and recall memory are kept); returns how many left it."""
+    return Message.objects.filter(agent=agent, in_context=True).update(in_context=False)
+
+
+def exchange_undo(*, agent: Agent) -> int:
+    """Remove the last exchange: the newest user message and everything after it (the original /pop)."""
+    last_user = (Message.objects.filter(agent=agent, kind=Message.Kind.USER_MESSAGE).order_by("-id").first())
+    if last_user is None:
+        return 0
+    deleted, _ = Message.objects.filter(agent=agent, pk__gte=last_user.pk).delete()
+    return deleted
+
+
+def agent_delete(*, agent: Agent) -> None:
+    blocks = list(Block.objects.filter(blockattachment__agent=agent))
+    agent.delete()
+    # blocks no other agent uses go with it
+    Block.objects.filter(pk__in=[b.pk for b in blocks]).exclude(pk__in=BlockAttachment.objects.values("block")).delete()

@@ -1,0 +1,103 @@
+"""The engine's Store on Django models: every write commits on its own, nothing is held open
+across an LLM call."""
+
+from agents.engine.types import AgentState, BlockView, MessageView, SearchHit, SearchPage, StepRecord
+from agents.llm import model_name
+from agents.models import Agent, Step
+from memory import selectors as memory_selectors
+from memory import services as memory_services
+from memory.models import Message, Passage
+
+MESSAGE_FIELDS = ("role", "kind", "content", "text", "tool_calls", "tool_call_id", "name")
+
+
+def message_view(message: Message) -> MessageView:
+    return MessageView(message.pk, message.role, message.kind, message.content, message.text, message.tool_calls,
+                       message.tool_call_id, message.name, message.created_at)
+
+
+def _fields(view: MessageView) -> dict:
+    fields = {name: getattr(view, name) for name in MESSAGE_FIELDS}
+    fields["tool_calls"] = fields["tool_calls"] or None
+    return fields
+
+
+def _citation(passage: Passage) -> dict:
+    if passage.document is None:
+        return {}
+    pages = passage.page_start if passage.page_start == passage.page_end else f"{passage.page_start}-{passage.page_end}"
+    return {"document": passage.document.filename, "pages": pages} if passage.page_start else {"document": passage.document.filename}
+
+
+class DjangoStore:
+    def __init__(self, agent: Agent, *, run_id: int | None = None) -> None:
+        self.agent = agent
+        self.run_id = run_id
+        self.block_ids: dict[str, int] = {}
+
+    def load(self) -> AgentState:
+        agent = self.agent
+        blocks = memory_selectors.agent_blocks(agent_id=agent.pk)
+        self.block_ids = {b.label: b.pk for b in blocks}
+        in_context = memory_selectors.in_context_messages(agent_id=agent.pk)
+        summary = next((m for m in reversed(in_context) if m.kind == Message.Kind.SUMMARY), None)
+        return AgentState(
+            agent_id=agent.pk, name=agent.name, system=agent.system, model=model_name(agent.model),
+            context_window=agent.context_window, temperature=agent.temperature, warning_share=agent.warning_share,
+            evict_share=agent.evict_share, completion_reserve=agent.completion_reserve, max_steps=agent.max_steps,
+            memory_warning_sent=agent.memory_warning_sent,
+            blocks=[BlockView(b.label, b.value, b.limit, b.description, b.read_only) for b in blocks],
+            messages=[message_view(m) for m in in_context if m.kind != Message.Kind.SUMMARY],
+            summary=message_view(summary) if summary else None,
+            recall_count=memory_selectors.recall_count(agent_id=agent.pk),
+            archival_count=memory_selectors.archival_count(agent_id=agent.pk),
+            memory_edited_at=agent.memory_edited_at,
+        )
+
+    def append(self, messages: list[MessageView], *, step_id: int | None = None) -> list[MessageView]:
+        rows = memory_services.messages_append(agent_id=self.agent.pk, owner_id=self.agent.owner_id,
+                                               messages=[_fields(m) for m in messages], run_id=self.run_id, step_id=step_id)
+        return [message_view(row) for row in rows]
+
+    def set_block_value(self, label: str, value: str, *, step_id: int | None) -> BlockView:
+        block = memory_services.block_update(block_id=self.block_ids[label], actor="agent", step_id=step_id, value=value)
+        return BlockView(block.label, block.value, block.limit, block.description, block.read_only)
+
+    def archival_insert(self, text: str) -> int:
+        return memory_services.passage_insert(owner_id=self.agent.owner_id, agent_id=self.agent.pk, text=text,
+                                              embedding_model=self.agent.embedding_model).pk
+
+    def archival_search(self, query: str, page: int, page_size: int) -> SearchPage:
+        passages, ranked = memory_selectors.passage_search(agent_id=self.agent.pk, embedding_model=self.agent.embedding_model,
+                                                           query=query, page=page, page_size=page_size)
+        hits = [SearchHit(p.text, p.created_at, citation=_citation(p)) for p in passages]
+        return SearchPage(hits, ranked.total, page, ranked.pages)
+
+    def recall_search(self, query: str, page: int, page_size: int) -> SearchPage:
+        messages, ranked = memory_selectors.message_search(agent_id=self.agent.pk, embedding_model=self.agent.embedding_model,
+                                                           query=query, page=page, page_size=page_size)
+        return SearchPage([SearchHit(m.text, m.created_at, m.role) for m in messages], ranked.total, page, ranked.pages)
+
+    def recall_search_date(self, start, end, page: int, page_size: int) -> SearchPage:
+        messages, total = memory_selectors.messages_between(agent_id=self.agent.pk, start=start, end=end, page=page,
+                                                            page_size=page_size)
+        pages = max(1, -(-total // page_size))
+        return SearchPage([SearchHit(m.text, m.created_at, m.role) for m in messages], total, page, pages)
+
+    def save_step(self, record: StepRecord) -> int:
+        usage = record.usage or {}
+        step = Step.objects.create(
+            run_id=self.run_id, agent_id=self.agent.pk, index=record.index, purpose=record.purpose, model=record.model,
+            request=record.request, response=record.response, tokens=record.tokens, usage=record.usage,
+            prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens"),
+            latency_ms=record.latency_ms, error=record.error,
+        )
+        return step.pk
+
+    def evict(self, message_ids: list[int], summary: MessageView) -> MessageView:
+        row = memory_services.messages_evict(agent_id=self.agent.pk, owner_id=self.agent.owner_id,
+                                             message_ids=message_ids, summary={**_fields(summary), "run_id": self.run_id})
+        return message_view(row)
+
+    def set_memory_warning(self, sent: bool) -> None:
+        Agent.objects.filter(pk=self.agent.pk).update(memory_warning_sent=sent)

@@ -1,0 +1,96 @@
+"""Writes to the memory tiers. Each function commits on its own."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from memory.embeddings import get_embedder
+from memory.models import Block, BlockAttachment, BlockRevision, Message, Passage
+from memory.search import ensure_index
+
+EDITABLE_BLOCK_FIELDS = ("label", "description", "value", "limit", "read_only")
+
+
+class BlockLimitExceeded(ValueError):
+    pass
+
+
+def block_create(*, owner, label: str, value: str = "", limit: int = 5000, description: str = "",
+                 read_only: bool = False) -> Block:
+    if len(value) > limit:
+        raise BlockLimitExceeded(f"{label}: {len(value)} characters, over the limit of {limit}")
+    return Block.objects.create(owner=owner, label=label, value=value, limit=limit, description=description,
+                                read_only=read_only)
+
+
+def block_attach(*, block: Block, agent) -> BlockAttachment:
+    if Block.objects.filter(blockattachment__agent=agent, label=block.label).exclude(pk=block.pk).exists():
+        raise ValueError(f"the agent already has a block labelled {block.label!r}")
+    position = BlockAttachment.objects.filter(agent=agent).count()
+    attachment, _ = BlockAttachment.objects.get_or_create(agent=agent, block=block, defaults={"position": position})
+    return attachment
+
+
+def block_update(*, block_id: int, actor: str, user=None, step_id: int | None = None, **changes) -> Block:
+    """Change a block's fields, keep the revision, and refuse a value over the limit."""
+    unknown = set(changes) - set(EDITABLE_BLOCK_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        block = Block.objects.select_for_update().get(pk=block_id)
+        before = {name: getattr(block, name) for name in changes}
+        for name, value in changes.items():
+            setattr(block, name, value)
+        if len(block.value) > block.limit:
+            raise BlockLimitExceeded(f"{len(block.value)} characters, over the limit of {block.limit}")
+        after = {name: getattr(block, name) for name in changes}
+        if before == after:
+            return block
+        block.save(update_fields=[*changes, "updated_at"])
+        BlockRevision.objects.create(block=block, actor=actor, user=user, step_id=step_id, before=before, after=after)
+        block.agents.update(memory_edited_at=timezone.now())
+    return block
+
+
+def messages_append(*, agent_id: int, owner_id: int, messages: list[dict], run_id: int | None = None,
+                    step_id: int | None = None) -> list[Message]:
+    """Store messages in recall memory; they are embedded in the background."""
+    rows = Message.objects.bulk_create(
+        Message(agent_id=agent_id, owner_id=owner_id, run_id=run_id, step_id=step_id, **fields) for fields in messages
+    )
+    searchable = [m.pk for m in rows if m.kind in (Message.Kind.USER_MESSAGE, Message.Kind.ASSISTANT) and m.text]
+    if searchable:
+        from memory.tasks import embed_messages
+
+        transaction.on_commit(lambda: embed_messages.delay(searchable))
+    return rows
+
+
+def messages_evict(*, agent_id: int, owner_id: int, message_ids: list[int], summary: dict) -> Message:
+    """Take messages out of the context window (they stay in recall memory) and put the new summary in."""
+    with transaction.atomic():
+        Message.objects.filter(agent_id=agent_id, pk__in=message_ids).update(in_context=False)
+        Message.objects.filter(agent_id=agent_id, kind=Message.Kind.SUMMARY, in_context=True).update(in_context=False)
+        return Message.objects.create(agent_id=agent_id, owner_id=owner_id, **summary)
+
+
+def messages_embed(*, message_ids: list[int]) -> int:
+    rows = list(Message.objects.filter(pk__in=message_ids, embedding__isnull=True).select_related("agent"))
+    by_model: dict[str, list[Message]] = {}
+    for message in rows:
+        by_model.setdefault(message.agent.embedding_model, []).append(message)
+    for model, messages in by_model.items():
+        embedder = get_embedder(model)
+        ensure_index(model, embedder.dimensions)
+        for message, vector in zip(messages, embedder.embed([m.text for m in messages])):
+            message.embedding, message.embedding_model = vector, model
+        Message.objects.bulk_update(messages, ["embedding", "embedding_model"])
+    return len(rows)
+
+
+def passage_insert(*, owner_id: int, agent_id: int, text: str, embedding_model: str, tags: list[str] | None = None) -> Passage:
+    """An agent's own archival memory; embedded at once, so the next search finds it."""
+    embedder = get_embedder(embedding_model)
+    ensure_index(embedding_model, embedder.dimensions)
+    [vector] = embedder.embed([text])
+    return Passage.objects.create(owner_id=owner_id, agent_id=agent_id, text=text, embedding=vector,
+                                  embedding_model=embedding_model, tags=tags or [])
