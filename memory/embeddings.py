@@ -22,6 +22,7 @@ from memory.tokens import tokenizer_for_model  # noqa: E402
 
 
 class Embedder(Protocol):
+    min_similarity: float  # vector matches below this cosine similarity are dropped as noise
     model: str  # the full name stored on rows: "local/all-MiniLM-L6-v2", "openai/text-embedding-3-small"
     max_tokens: int  # how many tokens (word pieces) the model reads; the rest is cut off
 
@@ -49,6 +50,9 @@ class LocalEmbedder:
     """A sentence-transformers model bundled with the installation, run on the CPU."""
 
     batch_size = 64
+    # cosine similarity below which a vector match is noise for this model (measured: unrelated
+    # sentences score up to ~0.26 with all-MiniLM-L6-v2, paraphrases ~0.4 and up)
+    min_similarity = 0.3
 
     def __init__(self, name: str) -> None:
         if name not in LOCAL_MODELS:
@@ -114,6 +118,8 @@ class OpenAIEmbedder:
     """
 
     batch_size = 256
+    # OpenAI's text-embedding-3 models score unrelated text around 0.1-0.2
+    min_similarity = 0.25
 
     def __init__(self, name: str, *, base_url: str | None = None, api_key: str | None = None,
                  timeout: float | None = None, dimensions: int | None = None, max_tokens: int | None = None) -> None:

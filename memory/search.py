@@ -35,11 +35,14 @@ class Ranked:
 
 
 def fuse(*rankings: list[int]) -> list[int]:
+    """Reciprocal rank fusion; ties go to the earlier list (full-text first: an exact word match
+    is the sharper signal)."""
     scores: dict[int, float] = {}
     for ranking in rankings:
         for rank, row_id in enumerate(ranking):
             scores[row_id] = scores.get(row_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-    return sorted(scores, key=lambda row_id: (-scores[row_id], row_id))
+    first_seen = {row_id: n for n, row_id in enumerate(dict.fromkeys(i for ranking in rankings for i in ranking))}
+    return sorted(scores, key=lambda row_id: (-scores[row_id], first_seen[row_id]))
 
 
 def _words(query: str) -> list[str]:
@@ -72,11 +75,11 @@ def _vector_ids(table: str, scope_sql: str, scope_params: list, query: str, mode
     # iterative scans keep an HNSW scan going until enough rows pass the scope filter (pgvector 0.8)
     sql = (f"WITH nearest AS MATERIALIZED (SELECT t.id, {distance_sql(dims)} AS distance FROM {table} t "
            f"WHERE t.embedding_model = %s AND {scope_sql} ORDER BY distance LIMIT {CANDIDATES}) "
-           f"SELECT id FROM nearest ORDER BY distance, id")
+           f"SELECT id FROM nearest WHERE distance <= %s ORDER BY distance, id")
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
         cursor.execute("SET LOCAL hnsw.ef_search = 200")
-        cursor.execute(sql, [str(vector), model, *scope_params])
+        cursor.execute(sql, [str(vector), model, *scope_params, 1 - embedder.min_similarity])
         return [row[0] for row in cursor.fetchall()]
 
 
