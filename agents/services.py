@@ -117,6 +117,8 @@ def run_execute(*, run: Run) -> Run:
     run.save(update_fields=["status", "started_at"])
     events.publish(agent.pk, {"type": "run_started", "run_id": run.pk, "trigger": run.trigger})
     try:
+        if not llm_configured(agent.model):
+            raise LLMNotConfigured(NOT_CONFIGURED)
         store = DjangoStore(agent, run_id=run.pk)
         tokenizer, approximate = tokenizer_for_model(agent.model or settings.LLM_MODEL)
         turn = Turn(store=store, llm=get_llm(), publish=lambda event: events.publish(agent.pk, {**event, "run_id": run.pk}),

@@ -20,10 +20,9 @@ NOT_CONFIGURED = (
 
 
 def model_name(agent_model: str) -> str:
-    """The model a request names: the agent's own or LLM_MODEL, without a Letta-style "openai/" handle prefix."""
+    """The model a request names: the agent's own or LLM_MODEL, without a Letta-style "openai/"
+    handle prefix; "" when neither is set."""
     name = (agent_model or settings.LLM_MODEL).strip()
-    if not name:
-        raise LLMNotConfigured(NOT_CONFIGURED)
     provider, _, rest = name.partition("/")
     return rest if provider in LLM_CLIENTS and rest else name
 

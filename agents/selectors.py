@@ -1,0 +1,20 @@
+"""Reads about agents."""
+
+from agents.engine.context import CompiledContext, compile_context
+from agents.engine.tools import TOOL_SCHEMAS
+from agents.models import Agent
+from agents.storage import DjangoStore
+from memory.tokens import tokenizer_for_model
+
+
+def agent_for_owner(*, owner, agent_id: int | None = None, name: str | None = None) -> Agent:
+    """One of the owner's agents; Agent.DoesNotExist for anyone else's."""
+    agents = Agent.objects.filter(owner=owner)
+    return agents.get(pk=agent_id) if agent_id is not None else agents.get(name=name)
+
+
+def agent_context(*, agent: Agent) -> CompiledContext:
+    """The context the agent's next request would send, as the engine compiles it."""
+    state = DjangoStore(agent).load()
+    tokenizer, approximate = tokenizer_for_model(state.model)
+    return compile_context(state, tools=TOOL_SCHEMAS, tokenizer=tokenizer, approximate=approximate)
