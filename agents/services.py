@@ -9,7 +9,7 @@ from django.utils import timezone
 from agents.engine import prompts
 from agents.engine.loop import Event, Turn, TurnSettings
 from agents import events
-from agents.llm import NOT_CONFIGURED, LLMNotConfigured, get_llm, llm_configured
+from agents.llm import NOT_CONFIGURED, LLMNotConfigured, get_llm, llm_configured, model_name, model_window
 from agents.models import Agent, Run
 from agents.storage import DjangoStore
 from memory.models import Block, BlockAttachment, Message
@@ -28,6 +28,10 @@ def agent_create(*, owner, name: str, persona: str = "", human: str = "", model:
                  description: str = "", tags: list[str] | None = None, blocks: list[dict] | None = None,
                  block_ids: list[int] | None = None) -> Agent:
     """An agent with its core memory: persona and human blocks, or the `blocks` given (label, value, ...)."""
+    context_window = context_window or settings.AGENT_CONTEXT_WINDOW
+    limit = model_window(model)
+    if limit is not None and context_window > limit:
+        raise ValueError(f"the context window of {context_window} tokens is larger than {model_name(model)}'s own ({limit})")
     if blocks is None:
         blocks = [{"label": "persona", "value": persona, "description": PERSONA_DESCRIPTION},
                   {"label": "human", "value": human, "description": HUMAN_DESCRIPTION}]
@@ -35,7 +39,7 @@ def agent_create(*, owner, name: str, persona: str = "", human: str = "", model:
         agent = Agent.objects.create(
             owner=owner, name=name, description=description, tags=tags or [], model=model,
             system=system if system is not None else prompts.BASE_INSTRUCTIONS.format(name=name),
-            context_window=context_window or settings.AGENT_CONTEXT_WINDOW, temperature=temperature,
+            context_window=context_window, temperature=temperature,
             embedding_model=embedding_model or settings.EMBEDDING_MODEL, max_steps=settings.AGENT_MAX_STEPS,
         )
         for fields in blocks:

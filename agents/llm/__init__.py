@@ -27,6 +27,21 @@ def model_name(agent_model: str) -> str:
     return rest if provider in LLM_CLIENTS and rest else name
 
 
+# context windows of known models, in tokens; an agent's window may not exceed its model's
+MODEL_WINDOWS = {
+    "gpt-4o": 128_000, "gpt-4o-mini": 128_000, "gpt-4-turbo": 128_000, "gpt-4": 8_192, "gpt-3.5-turbo": 16_385,
+    "gpt-4.1": 1_047_576, "gpt-4.1-mini": 1_047_576, "gpt-4.1-nano": 1_047_576, "gpt-5": 400_000,
+    "gpt-5-mini": 400_000, "gpt-5-nano": 400_000, "o1": 200_000, "o3": 200_000, "o3-mini": 200_000, "o4-mini": 200_000,
+}
+
+
+def model_window(model: str) -> int | None:
+    """The model's own context window, when known (dated snapshots count as their family)."""
+    name = model_name(model)
+    matches = [known for known in MODEL_WINDOWS if name == known or name.startswith(known + "-")]
+    return MODEL_WINDOWS[max(matches, key=len)] if matches else None
+
+
 def llm_configured(agent_model: str = "") -> bool:
     return bool((agent_model or settings.LLM_MODEL).strip())
 
