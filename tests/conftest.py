@@ -1,5 +1,8 @@
 """Fixtures on the real services: embedded (or given) PostgreSQL+pgvector and Redis, a Celery worker."""
 
+import os
+
+import psutil
 import pytest
 from django.conf import settings
 
@@ -8,10 +11,18 @@ from playground import embedded
 
 @pytest.fixture(scope="session")
 def embedded_services():
-    """Start the embedded Postgres and Redis of the test data directory, unless URLs are given."""
-    started = embedded.ensure_running(settings.EMBEDDED, **embedded.needed())
+    """Start the embedded Postgres and Redis of the test data directory, unless URLs are given.
+
+    Several test sessions may share them; the last one to finish stops them."""
+    sessions = settings.EMBEDDED.data_dir / "test-sessions"
+    sessions.mkdir(parents=True, exist_ok=True)
+    mine = sessions / str(os.getpid())
+    mine.touch()
+    embedded.ensure_running(settings.EMBEDDED, **embedded.needed())
     yield settings.EMBEDDED
-    if started:
+    mine.unlink()
+    alive = [p for p in sessions.iterdir() if p.name.isdigit() and psutil.pid_exists(int(p.name))]
+    if not alive:
         embedded.stop(settings.EMBEDDED)
 
 
