@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from agents.engine import prompts
 from agents.engine.context import CompiledContext, compile_context, over_flush_line, over_warning_line
-from agents.engine.tools import TOOL_SCHEMAS, ToolContext, ToolOutcome, execute
+from agents.engine.tools import TOOL_SCHEMAS, ToolContext, ToolOutcome, argument_of, execute
 from agents.engine.types import LLM, AgentState, Completion, MessageView, Publish, StepRecord, Store
 from memory.openai_api import ProviderError
 from memory.tokens import Tokenizer
@@ -205,12 +205,12 @@ class Turn:
                  for c in completion.tool_calls]
         if not thoughts:
             thoughts = _thinking_argument(completion)
-        spoken = [_argument(c.arguments, "message") for c in completion.tool_calls if c.name == "send_message"]
+        spoken = [argument_of(c.arguments, "message") for c in completion.tool_calls if c.name == "send_message"]
         text = "\n\n".join(s for s in spoken if s) or thoughts
         [assistant] = self.append(MessageView(None, "assistant", "assistant", completion.content, text, tool_calls=calls),
                                   step_id=step_id)
         if thoughts:
-            self.publish({"type": "reasoning", "id": assistant.id, "text": thoughts})
+            self.publish({"type": "reasoning", "id": assistant.id, "step": self.calls - 1, "text": thoughts})
 
         heartbeat, failed, spoke = False, False, False
         ctx = ToolContext(self.state, self.store, step_id, self.settings.page_size, self.now)
@@ -299,19 +299,11 @@ def eviction_point(messages: list[MessageView], share: float) -> int:
     return cut
 
 
-def _argument(raw: str, name: str) -> str:
-    try:
-        value = json.loads(raw).get(name)
-    except (json.JSONDecodeError, AttributeError):
-        return ""
-    return value if isinstance(value, str) else ""
-
-
 def _thinking_argument(completion: Completion) -> str:
     """Inner thoughts that a model put in a `thinking` or `inner_thoughts` argument instead of its content."""
     for call in completion.tool_calls:
         for name in ("thinking", "inner_thoughts"):
-            if thought := _argument(call.arguments, name):
+            if thought := argument_of(call.arguments, name):
                 return thought.strip()
     return ""
 

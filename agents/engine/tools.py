@@ -269,6 +269,15 @@ TOOLS: dict[str, tuple[type[Arguments], Callable[[ToolContext, Any], ToolOutcome
 }
 
 
+def argument_of(raw: str, name: str) -> str:
+    """One string argument of a call's raw JSON arguments, or "" if it is not there."""
+    try:
+        value = json.loads(raw).get(name)
+    except (json.JSONDecodeError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""
+
+
 def execute(ctx: ToolContext, name: str, raw_arguments: str) -> ToolOutcome:
     """Run one tool call as the model sent it."""
     if name not in TOOLS:
