@@ -13,7 +13,7 @@ from agents.llm import NOT_CONFIGURED, LLMNotConfigured, get_llm, llm_configured
 from agents.models import Agent, Run
 from agents.storage import DjangoStore
 from memory.models import Block, BlockAttachment, Message
-from memory.services import block_attach, block_create
+from memory.services import block_attach, block_create, block_update
 from memory.tokens import tokenizer_for_model
 
 logger = logging.getLogger(__name__)
@@ -140,6 +140,28 @@ def run_execute(*, run: Run) -> Run:
     _finish(run, status, result.stop_reason, result.error, announce=False)
     Agent.objects.filter(pk=agent.pk).update(last_active_at=timezone.now())
     return run
+
+
+def block_edit(*, agent: Agent, block_id: int, user, **changes) -> Block:
+    """A person's edit of a core memory block; everyone watching the agent sees it at once."""
+    block = block_update(block_id=block_id, actor="user", user=user, **changes)
+    for watched in block.agents.all():
+        events.publish(watched.pk, {"type": "memory_change", "label": block.label, "value": block.value,
+                                    "chars": len(block.value), "limit": block.limit, "actor": "user"})
+    return block
+
+
+def agent_duplicate(*, agent: Agent) -> Agent:
+    """A new agent with the same settings and copies of its core memory blocks; no conversation."""
+    blocks = [{"label": b.label, "value": b.value, "limit": b.limit, "description": b.description, "read_only": b.read_only}
+              for b in Block.objects.filter(blockattachment__agent=agent).order_by("blockattachment__position")]
+    copy = agent_create(owner=agent.owner, name=f"{agent.name} (copy)", model=agent.model, system=agent.system,
+                        context_window=agent.context_window, temperature=agent.temperature,
+                        embedding_model=agent.embedding_model, description=agent.description, tags=agent.tags,
+                        blocks=blocks)
+    Agent.objects.filter(pk=copy.pk).update(warning_share=agent.warning_share, evict_share=agent.evict_share,
+                                            completion_reserve=agent.completion_reserve, max_steps=agent.max_steps)
+    return copy
 
 
 def messages_reset(*, agent: Agent) -> int:

@@ -51,6 +51,22 @@ def block_update(*, block_id: int, actor: str, user=None, step_id: int | None = 
     return block
 
 
+def block_detach(*, block: Block, agent) -> None:
+    """Take the block out of the agent's core memory; a block no agent uses any more is deleted."""
+    BlockAttachment.objects.filter(agent=agent, block=block).delete()
+    if not BlockAttachment.objects.filter(block=block).exists():
+        block.delete()
+
+
+def block_restore(*, revision: BlockRevision, user) -> Block:
+    """Put back the fields as they were before `revision` (itself kept as a new revision)."""
+    return block_update(block_id=revision.block_id, actor=BlockRevision.Actor.USER, user=user, **revision.before)
+
+
+def passage_delete(*, passage: Passage) -> None:
+    passage.delete()
+
+
 def messages_append(*, agent_id: int, owner_id: int, messages: list[dict], run_id: int | None = None,
                     step_id: int | None = None) -> list[Message]:
     """Store messages in recall memory; they are embedded in the background."""
