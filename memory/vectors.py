@@ -24,6 +24,12 @@ def ensure_vector_indexes(model: str, dimensions: int, *, schema_editor=None) ->
     if not 1 <= dimensions <= 2000:
         raise ValueError(f"HNSW indexes take 1 to 2000 dimensions, not {dimensions}")
     literal = model.replace("'", "''")
+    if schema_editor is None:
+        with connection.cursor() as cursor:
+            names = [index_name(table, model) for table in VECTOR_TABLES]
+            cursor.execute("SELECT count(*) FROM pg_indexes WHERE indexname = ANY(%s)", [names])
+            if cursor.fetchone()[0] == len(names):
+                return  # the usual case; CREATE INDEX, even IF NOT EXISTS, would lock the tables
     statements = [
         f"CREATE INDEX IF NOT EXISTS {index_name(table, model)} ON {table} "
         f"USING hnsw ((embedding::vector({dimensions})) vector_cosine_ops) "

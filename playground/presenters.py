@@ -1,5 +1,6 @@
 """Recall memory as a person reads it: messages turned into chat items for the templates."""
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,15 @@ class Item:
     result: dict[str, Any] | None = None
     created_at: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dom_id(self) -> str:
+        return call_dom_id(self.call_id)
+
+
+def call_dom_id(call_id: str) -> str:
+    """An HTML id for a tool call whose id came from the model's server (any characters)."""
+    return "call-" + hashlib.sha1(call_id.encode()).hexdigest()[:12]
 
 
 def pretty_arguments(raw: str) -> str:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from agents.consumers import AgentConsumer
+from playground.consumers import AgentConsumer
 
 websocket_urlpatterns = [
     path("ws/agents/<int:agent_id>/", AgentConsumer.as_asgi()),

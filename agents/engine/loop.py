@@ -9,7 +9,7 @@ from typing import Any, Callable
 from agents.engine import prompts
 from agents.engine.context import CompiledContext, compile_context, over_flush_line, over_warning_line
 from agents.engine.tools import TOOL_SCHEMAS, ToolContext, ToolOutcome, argument_of, execute
-from agents.engine.types import LLM, AgentState, Completion, MessageView, Publish, StepRecord, Store
+from agents.engine.types import LLM, AgentState, Completion, MessageView, Publish, StepRecord, Store, ToolCall
 from memory.openai_api import ProviderError
 from memory.tokens import Tokenizer
 
@@ -219,7 +219,7 @@ class Turn:
                 self.publish({"type": "tool_call", "id": assistant.id, "tool_call_id": call.id, "name": call.name,
                               "arguments": call.arguments})
             outcome = execute(ctx, call.name, call.arguments)
-            self.record_result(call.id, call.name, outcome, step_id, assistant.id)
+            self.record_result(call, outcome, step_id, assistant.id)
             heartbeat |= outcome.heartbeat
             failed |= outcome.failed
             spoke |= outcome.sends_message is not None
@@ -230,7 +230,8 @@ class Turn:
             return None
         return "end_turn"
 
-    def record_result(self, call_id: str, name: str, outcome: ToolOutcome, step_id: int, assistant_id: int | None) -> None:
+    def record_result(self, call: ToolCall, outcome: ToolOutcome, step_id: int, assistant_id: int | None) -> None:
+        call_id, name = call.id, call.name
         content = prompts.tool_result(outcome.status, outcome.message, self.now())
         [result] = self.append(
             MessageView(None, "tool", "tool_result", content, str(outcome.message or ""), tool_call_id=call_id, name=name),
@@ -240,7 +241,7 @@ class Turn:
             self.publish({"type": "assistant_message", "id": assistant_id, "tool_call_id": call_id, "text": outcome.sends_message})
         else:
             self.publish({"type": "tool_result", "id": result.id, "tool_call_id": call_id, "name": name,
-                          "status": outcome.status, "message": outcome.message})
+                          "arguments": call.arguments, "status": outcome.status, "message": outcome.message})
         if outcome.block is not None:
             block = outcome.block
             self.publish({"type": "memory_change", "label": block.label, "value": block.value,

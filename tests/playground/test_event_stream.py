@@ -22,7 +22,7 @@ def test_an_event_published_by_a_turn_reaches_the_owners_websocket_through_redis
     headers = session_headers(agent.owner)
 
     async def scenario():
-        communicator = WebsocketCommunicator(application, f"/ws/agents/{agent.pk}/", headers=headers)
+        communicator = WebsocketCommunicator(application, f"/ws/agents/{agent.pk}/?format=json", headers=headers)
         connected, _ = await communicator.connect()
         assert connected
         await sync_to_async(publish)(agent.pk, {"type": "assistant_message", "text": "hello <b>there</b>"})

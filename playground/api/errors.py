@@ -1,0 +1,116 @@
+"""Errors as JSON with the status a client can act on, for every failure of a /v1 route.
+
+Body: {"detail": "<one clear sentence>", "code": "<machine code>"} plus "errors" (per field) for
+invalid input. Statuses: 400 invalid input, 401 no or bad token, 404 not found (also for other
+users' ids), 405, 409 conflict, 413 too large, 415, 429 rate-limited, 503 no LLM configured,
+504 a turn that outlasted the wait.
+"""
+
+import logging
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError, IntegrityError
+from django.http import HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from agents.llm import LLMNotConfigured
+from memory.openai_api import ProviderError
+from memory.services import BlockLimitExceeded
+
+logger = logging.getLogger(__name__)
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with existing data."
+    default_code = "conflict"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request is too large."
+    default_code = "too_large"
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service is not available."
+    default_code = "unavailable"
+
+
+class GatewayTimeout(exceptions.APIException):
+    status_code = status.HTTP_504_GATEWAY_TIMEOUT
+    default_detail = "The turn did not finish in time."
+    default_code = "timeout"
+
+
+def _translate(exc: Exception) -> Exception:
+    """Our services' exceptions as the API exception that carries the right status."""
+    from memory.services import BlockLabelTaken  # appended for the API; imported late to keep this module light
+
+    if isinstance(exc, exceptions.APIException):
+        return exc
+    if isinstance(exc, LLMNotConfigured):
+        return ServiceUnavailable(str(exc), code="llm_not_configured")
+    if isinstance(exc, ProviderError):  # the embedding server, for a search by meaning
+        return ServiceUnavailable(f"The embedding server failed: {exc.message}", code="provider_error")
+    if isinstance(exc, BlockLabelTaken):
+        return Conflict(str(exc), code="block_label_taken")
+    if isinstance(exc, BlockLimitExceeded):
+        return exceptions.ValidationError({"value": [str(exc)]}, code="block_limit_exceeded")
+    if isinstance(exc, ObjectDoesNotExist):
+        return exceptions.NotFound()
+    if isinstance(exc, IntegrityError):
+        return Conflict("This conflicts with existing data (a name or label already in use?).")
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge("The request body is too large.")
+    if isinstance(exc, (DataError, SuspiciousOperation, DjangoValidationError, ValueError)):
+        # services raise ValueError for input they refuse; its message is written for the caller
+        message = "; ".join(exc.messages) if isinstance(exc, DjangoValidationError) else str(exc)
+        return exceptions.ValidationError({"non_field_errors": [message]})
+    return exc
+
+
+def _flatten(errors: Any, path: str = "") -> list[str]:
+    if isinstance(errors, dict):
+        return [line for key, value in errors.items()
+                for line in _flatten(value, f"{path}.{key}" if path else ("" if key == "non_field_errors" else str(key)))]
+    if isinstance(errors, list):
+        if all(not isinstance(item, (dict, list)) for item in errors):
+            return [f"{path}: {item}" if path else str(item) for item in errors]
+        return [line for index, item in enumerate(errors) for line in _flatten(item, f"{path}.{index}" if path else str(index))]
+    return [f"{path}: {errors}" if path else str(errors)]
+
+
+def _body(exc: exceptions.APIException) -> dict[str, Any]:
+    if isinstance(exc, exceptions.ValidationError):
+        lines = _flatten(exc.detail)
+        return {"detail": "Invalid request: " + "; ".join(lines), "code": "invalid", "errors": exc.detail}
+    codes = exc.get_codes()
+    return {"detail": str(exc.detail), "code": codes if isinstance(codes, str) else "error"}
+
+
+def exception_handler(exc: Exception, context: dict) -> Response:
+    exc = _translate(exc)
+    response = drf_exception_handler(exc, context)
+    if response is None:  # a bug: still JSON, and logged with its traceback
+        logger.exception("unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
+        response = Response({"detail": f"Internal server error ({type(exc).__name__}).", "code": "server_error"},
+                            status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    else:
+        response.data = _body(exc)
+    # the Letta SDK retries 409 and 5xx by default: a retried send would queue the same turn twice
+    if response.status_code != status.HTTP_429_TOO_MANY_REQUESTS:
+        response["x-should-retry"] = "false"
+    return response
+
+
+def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """Any /v1 path no route matches."""
+    response = JsonResponse({"detail": f"No route {request.method} {request.path}.", "code": "not_found"}, status=404)
+    response["x-should-retry"] = "false"
+    return response

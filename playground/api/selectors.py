@@ -1,0 +1,145 @@
+"""Reads for the REST API, every one scoped to the user who owns the token."""
+
+from datetime import datetime
+
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+
+from agents.models import Agent, Run, Step
+from memory.models import Block, BlockAttachment, Document, Message, Passage, Source
+from memory.search import CANDIDATES, RRF_K, fuse, passage_scope, ranked_ids
+
+# --- lookups: another user's rows do not exist --------------------------------------------------
+
+
+def agents_of(owner) -> QuerySet[Agent]:
+    """The owner's agents with what their Letta shape needs: blocks in order, folders, in-context
+    message ids, and how their last finished turn ended."""
+    last = Run.objects.filter(agent=OuterRef("pk"), status__in=[Run.Status.COMPLETED, Run.Status.FAILED,
+                                                                  Run.Status.CANCELLED]).order_by("-id")
+    return (Agent.objects.filter(owner=owner)
+            .annotate(last_stop_reason=Subquery(last.values("stop_reason")[:1]),
+                      last_run_started_at=Subquery(last.values("started_at")[:1]),
+                      last_run_finished_at=Subquery(last.values("finished_at")[:1]))
+            .prefetch_related(
+                Prefetch("blockattachment_set", to_attr="attachments",
+                         queryset=BlockAttachment.objects.select_related("block").order_by("position", "id")),
+                Prefetch("sources", to_attr="folders"),
+                Prefetch("messages", to_attr="in_context", queryset=Message.objects.filter(in_context=True)
+                         .only("id", "agent_id").order_by("id"))))
+
+
+def agent_get(owner, pk: int) -> Agent:
+    return agents_of(owner).get(pk=pk)
+
+
+def block_get(owner, pk: int) -> Block:
+    return Block.objects.get(owner=owner, pk=pk)
+
+
+def agent_block(agent: Agent, label: str) -> Block:
+    return Block.objects.get(blockattachment__agent=agent, label=label)
+
+
+def run_get(owner, pk: int) -> Run:
+    return Run.objects.select_related("agent").get(agent__owner=owner, pk=pk)
+
+
+def step_get(owner, pk: int) -> Step:
+    return Step.objects.select_related("agent").get(agent__owner=owner, pk=pk)
+
+
+def folder_get(owner, pk: int) -> Source:
+    return Source.objects.get(owner=owner, pk=pk)
+
+
+def file_get(folder: Source, pk: int) -> Document:
+    return Document.objects.get(source=folder, pk=pk)
+
+
+def archival_of(agent: Agent) -> QuerySet[Passage]:
+    """What the agent's archival search reaches: its own passages and those of the finished
+    documents in folders attached to it."""
+    sql, params = passage_scope(agent.pk)
+    return Passage.objects.select_related("document").extra(where=[sql.replace("t.", "memory_passage.")], params=params)
+
+
+# --- cursors ------------------------------------------------------------------------------------
+
+
+def page(queryset: QuerySet, *, after: int | None = None, before: int | None = None, limit: int = 50,
+         ascending: bool = True) -> list:
+    """One page in id order (ids grow with creation time). `after` continues past a cursor in the
+    list's order; `before` alone gives the `limit` rows nearest before the cursor, still in order."""
+    if after is not None:
+        queryset = queryset.filter(pk__gt=after) if ascending else queryset.filter(pk__lt=after)
+    if before is not None:
+        queryset = queryset.filter(pk__lt=before) if ascending else queryset.filter(pk__gt=before)
+    if before is not None and after is None:
+        rows = list(queryset.order_by("-pk" if ascending else "pk")[:limit])
+        return rows[::-1]
+    return list(queryset.order_by("pk" if ascending else "-pk")[:limit])
+
+
+# --- search -------------------------------------------------------------------------------------
+
+
+def _fused(table: str, scope_sql: str, scope_params: list, *, query: str, mode: str, models: list[str],
+           limit: int) -> list[tuple[int, float]]:
+    """Hybrid search as the agent's tools do it (memory.search), over rows embedded with several
+    models: full text once, vectors per model, fused by reciprocal rank. Returns (id, RRF score)."""
+    rankings = []
+    scope = {"table": table, "scope_sql": scope_sql, "scope_params": scope_params, "query": query,
+             "page": 1, "page_size": CANDIDATES}
+    if mode in ("hybrid", "fts"):
+        rankings.append(ranked_ids(**scope, model="", mode="fts").ids)
+    if mode in ("hybrid", "vector"):
+        rankings += [ranked_ids(**scope, model=model, mode="vector").ids for model in models]
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, row_id in enumerate(ranking):
+            scores[row_id] = scores.get(row_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+    return [(row_id, scores[row_id]) for row_id in fuse(*rankings)[:limit]]
+
+
+def _dated(sql: str, params: list, start: datetime | None, end: datetime | None) -> tuple[str, list]:
+    if start is not None:
+        sql, params = sql + " AND t.created_at >= %s", [*params, start]
+    if end is not None:
+        sql, params = sql + " AND t.created_at < %s", [*params, end]
+    return sql, params
+
+
+def passages_search(owner, *, query: str, agent: Agent | None = None, mode: str = "hybrid", tags: list[str] | None = None,
+                    match_all_tags: bool = False, start: datetime | None = None, end: datetime | None = None,
+                    limit: int = 10) -> list[tuple[Passage, float]]:
+    """Archival memory of one agent (with its folders), or all the owner's passages."""
+    if agent is not None:
+        sql, params = passage_scope(agent.pk)
+        models = [agent.embedding_model]
+    else:
+        sql, params = "t.owner_id = %s", [owner.pk]
+        models = list(Passage.objects.filter(owner=owner).values_list("embedding_model", flat=True).distinct())
+    if tags:
+        sql, params = sql + (" AND t.tags @> %s::varchar[]" if match_all_tags else " AND t.tags && %s::varchar[]"), [*params, tags]
+    sql, params = _dated(sql, params, start, end)
+    if not query.strip():  # no query: the newest passages in scope
+        rows = Passage.objects.select_related("document").extra(where=[sql.replace("t.", "memory_passage.")], params=params)
+        return [(p, 1.0) for p in rows.order_by("-id")[:limit]]
+    hits = _fused("memory_passage", sql, params, query=query, mode=mode, models=models, limit=limit)
+    rows = Passage.objects.select_related("document").in_bulk([i for i, _ in hits])
+    return [(rows[i], score) for i, score in hits if i in rows]
+
+
+def messages_search(owner, *, query: str, agent: Agent | None = None, mode: str = "hybrid",
+                    start: datetime | None = None, end: datetime | None = None, limit: int = 50) -> list[Message]:
+    """What users said and agents answered, in one agent's recall memory or all the owner's."""
+    sql, params = "t.owner_id = %s AND t.kind IN ('user_message', 'assistant')", [owner.pk]
+    if agent is not None:
+        sql, params = sql + " AND t.agent_id = %s", [*params, agent.pk]
+        models = [agent.embedding_model]
+    else:
+        models = list(Agent.objects.filter(owner=owner).values_list("embedding_model", flat=True).distinct())
+    sql, params = _dated(sql, params, start, end)
+    hits = _fused("memory_message", sql, params, query=query, mode=mode, models=models, limit=limit)
+    rows = Message.objects.in_bulk([i for i, _ in hits])
+    return [rows[i] for i, _ in hits if i in rows]

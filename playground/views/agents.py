@@ -1,0 +1,127 @@
+"""The agents list and the agent page with its chat."""
+
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django_htmx.http import HttpResponseClientRedirect
+from django.views.decorators.http import require_GET, require_POST
+
+from agents.llm import LLMNotConfigured
+from agents.models import Agent, Run
+from agents.services import agent_create, agent_delete, agent_duplicate, exchange_undo, messages_reset, turn_enqueue
+from memory.models import Message
+from playground.forms import AgentCreateForm, MessageForm
+from playground.presenters import chat_items
+from playground.views.access import owned_agent
+from playground.views.memory import memory_context
+
+HISTORY_PAGE = 60
+
+
+@login_required
+@require_GET
+def agent_list(request):
+    agents = (request.user.agents.annotate(
+        message_count=Count("messages", filter=~Q(messages__kind=Message.Kind.SUMMARY), distinct=True),
+        passage_count=Count("passages", distinct=True)).order_by("-created_at"))
+    form = AgentCreateForm(owner=request.user)
+    return render(request, "agents/list.html", {"agents": agents, "form": form})
+
+
+@login_required
+@require_POST
+def agent_new(request):
+    form = AgentCreateForm(request.POST, owner=request.user)
+    if form.is_valid():
+        try:
+            agent = agent_create(owner=request.user, name=form.cleaned_data["name"], persona=form.template_text("persona"),
+                                 human=form.template_text("human"), model=form.cleaned_data["model"],
+                                 context_window=form.cleaned_data["context_window"])
+        except ValueError as error:
+            form.add_error("context_window", str(error))
+        else:
+            return HttpResponseClientRedirect(reverse("agent", args=[agent.pk])) if request.htmx else redirect("agent", agent_id=agent.pk)
+    return render(request, "agents/list.html#create-form", {"form": form}, status=422)
+
+
+@login_required
+@require_POST
+def agent_remove(request, agent_id: int):
+    agent = owned_agent(request, agent_id)
+    agent_delete(agent=agent)
+    flash.success(request, f"Deleted {agent.name}.")
+    return redirect("home")
+
+
+@login_required
+@require_POST
+def agent_copy(request, agent_id: int):
+    copy = agent_duplicate(agent=owned_agent(request, agent_id))
+    return redirect("agent", agent_id=copy.pk)
+
+
+@login_required
+@require_GET
+def agent_page(request, agent_id: int):
+    agent = owned_agent(request, agent_id)
+    history = list(Message.objects.filter(agent=agent).order_by("-id")[:HISTORY_PAGE])[::-1]
+    working = agent.runs.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).exists()
+    return render(request, "agents/detail.html", {
+        **memory_context(agent), "items": chat_items(history), "older": len(history) == HISTORY_PAGE and history[0].pk,
+        "form": MessageForm(), "working": working,
+    })
+
+
+@login_required
+@require_GET
+def agent_history(request, agent_id: int):
+    """Older messages, loaded when the top of the chat scrolls into view."""
+    agent = owned_agent(request, agent_id)
+    before = int(request.GET.get("before", 0) or 0)
+    page = list(Message.objects.filter(agent=agent, pk__lt=before).order_by("-id")[:HISTORY_PAGE])[::-1]
+    return render(request, "agents/detail.html#history", {
+        "agent": agent, "items": chat_items(page), "older": len(page) == HISTORY_PAGE and page[0].pk})
+
+
+@login_required
+@require_POST
+def agent_send(request, agent_id: int):
+    agent = owned_agent(request, agent_id)
+    form = MessageForm(request.POST)
+    if not form.is_valid():
+        return render(request, "agents/detail.html#send-form", {"agent": agent, "form": form}, status=422)
+    try:
+        run = turn_enqueue(agent=agent, text=form.cleaned_data["text"])
+    except LLMNotConfigured as error:
+        form.add_error("text", str(error))
+        return render(request, "agents/detail.html#send-form", {"agent": agent, "form": form}, status=422)
+    return render(request, "agents/detail.html#sent", {"agent": agent, "form": MessageForm(), "run": run,
+                                                        "text": form.cleaned_data["text"]})
+
+
+ACTIONS = {"heartbeat": Run.Trigger.HEARTBEAT, "memory_warning": Run.Trigger.MEMORY_WARNING}
+
+
+@login_required
+@require_POST
+def agent_action(request, agent_id: int, action: str):
+    """The original CLI's commands: /heartbeat, /memorywarning, /pop, and a reset of the conversation."""
+    agent = owned_agent(request, agent_id)
+    if action in ACTIONS:
+        try:
+            turn_enqueue(agent=agent, trigger=ACTIONS[action])
+        except LLMNotConfigured as error:
+            return render(request, "agents/detail.html#notice", {"notice": str(error), "error": True})
+        return HttpResponse(status=204)
+    if action == "undo":
+        exchange_undo(agent=agent)
+    elif action == "reset":
+        messages_reset(agent=agent)
+    else:
+        raise Http404("No such action")
+    response = HttpResponse(status=204)
+    response["HX-Refresh"] = "true"  # the chat shows what is left
+    return response
