@@ -72,8 +72,9 @@ def fragment_context(agent: Agent, event: dict) -> dict:
         return {"dom_id": call_dom_id(event["tool_call_id"]), "arguments": pretty_arguments(event.get("arguments", ""))}
     if kind == "memory_change":
         block = agent.blocks.filter(label=event["label"]).first()
+        by_agent = event.get("actor") == "agent"
         return {"block": block, "block_form": BlockForm(instance=block, agent=agent) if block else None,
-                "changed": True, "actor": "the agent" if event.get("actor") == "agent" else "a person"}
+                "changed": by_agent, "saved": not by_agent, "actor": "the agent"}
     if kind == "usage":
         return {"inspector": True, **inspector_context(Agent.objects.get(pk=agent.pk))}
     return {}

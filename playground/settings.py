@@ -107,6 +107,9 @@ def _database_from_url(url: str) -> dict:
 
 
 DATABASES = {"default": _database_from_url(DATABASE_URL) if DATABASE_URL else EMBEDDED.database_settings()}
+# another database on the same server (a live server in tests runs against the test database)
+if env_str("DATABASE_NAME"):
+    DATABASES["default"]["NAME"] = env_str("DATABASE_NAME")
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_playground")}
@@ -181,13 +184,35 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # first, so a request without credentials gets 401 with `WWW-Authenticate: Bearer`
+        "playground.api.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "playground.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.AnonRateThrottle",
+    ],
+    # generous: a guard against runaway scripts, counted per process (the default cache is local)
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env_str("API_RATE_LIMIT", "1200/minute"),
+        "anon": env_str("API_RATE_LIMIT_ANON", "120/minute"),
+    },
 }
-SPECTACULAR_SETTINGS = {"TITLE": "MemGPT Playground API", "VERSION": "1.0.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MemGPT Playground API",
+    "DESCRIPTION": "Compatible with the Letta v1 API (letta-client) for the parts the playground has.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "PREPROCESSING_HOOKS": ["playground.api.schema.letta_paths_only"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"LettaMessageType": "playground.api.letta.MESSAGE_TYPES"},
+}
 
 LOGGING = {
     "version": 1,

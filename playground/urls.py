@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from playground.views import agents, inspect, memory
 from playground.views.health import healthz
@@ -13,6 +13,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("v1/", include("playground.api.urls")),
     path("agents/new", agents.agent_new, name="agent-new"),
     path(agent, agents.agent_page, name="agent"),
     path(agent + "delete", agents.agent_remove, name="agent-delete"),

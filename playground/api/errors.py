@@ -58,12 +58,18 @@ def _translate(exc: Exception) -> Exception:
         return ServiceUnavailable(str(exc), code="llm_not_configured")
     if isinstance(exc, ProviderError):  # the embedding server, for a search by meaning
         return ServiceUnavailable(f"The embedding server failed: {exc.message}", code="provider_error")
+    if isinstance(exc, FileExistsError):
+        return Conflict(str(exc), code="file_exists")
+    if isinstance(exc, PermissionError):  # someone else's row: as if it did not exist
+        return exceptions.NotFound()
     if isinstance(exc, BlockLabelTaken):
         return Conflict(str(exc), code="block_label_taken")
     if isinstance(exc, BlockLimitExceeded):
         return exceptions.ValidationError({"value": [str(exc)]}, code="block_limit_exceeded")
     if isinstance(exc, ObjectDoesNotExist):
-        return exceptions.NotFound()
+        model = type(exc).__qualname__.partition(".")[0]
+        noun = {"Source": "folder", "Document": "file"}.get(model, model.lower() or "object")
+        return exceptions.NotFound(f"No such {noun}." if model else "Not found.")
     if isinstance(exc, IntegrityError):
         return Conflict("This conflicts with existing data (a name or label already in use?).")
     if isinstance(exc, RequestDataTooBig):

@@ -37,6 +37,8 @@ def block_get(owner, pk: int) -> Block:
 
 
 def agent_block(agent: Agent, label: str) -> Block:
+    if len(label) > 100 or "\x00" in label:
+        raise Block.DoesNotExist
     return Block.objects.get(blockattachment__agent=agent, label=label)
 
 

@@ -27,11 +27,12 @@ def inspector_context(agent) -> dict:
     texts = dict(context.sections)
     texts["tool_schemas"] = json.dumps(context.tools, indent=2)
     texts["messages"] = json.dumps(context.messages[1 + (1 if texts["summary"] else 0):], indent=2, ensure_ascii=False)
-    tiers = [{"key": key, "name": TIER_NAMES[key], "tokens": tokens[key], "share": 100 * tokens[key] / window,
-              "text": texts.get(key, "")} for key in (*TIERS, "completion_reserve")]
-    used = tokens["prompt_total"] + tokens["completion_reserve"]
     last = (Step.objects.filter(agent=agent, purpose=Step.Purpose.AGENT, error="", prompt_tokens__isnull=False)
             .order_by("-id").first())
+    tiers = [{"key": key, "name": TIER_NAMES[key], "tokens": tokens[key], "share": 100 * tokens[key] / window,
+              "text": texts.get(key, ""), "last": last.tokens.get(key) if last else None}
+             for key in (*TIERS, "completion_reserve")]
+    used = tokens["prompt_total"] + tokens["completion_reserve"]
     return {
         "agent": agent, "tiers": tiers, "tokens": tokens, "window": window,
         "free": max(window - used, 0), "free_share": max(100 * (window - used) / window, 0),

@@ -121,7 +121,7 @@ def test_add_share_and_remove_blocks(owner_client, agent):
 def test_the_inspector_shows_the_compiled_context_tier_by_tier(owner_client, agent):
     body = owner_client.get(reverse("inspector", args=[agent.pk])).content.decode()
     tokens = agent_context(agent=agent).tokens
-    shown = dict(re.findall(r'data-tier="(\w+)">.*?<td class="num">(\d+)</td>', body, re.S))
+    shown = dict(re.findall(r'data-tier="(\w+)">.*?<td class="num now">(\d+)</td>', body, re.S))
     assert {k: int(v) for k, v in shown.items()} == {k: tokens[k] for k in (*TIERS, "completion_reserve")}
     assert f"{tokens['prompt_total']} prompt tokens" in body and "Ada likes tea." in body
 

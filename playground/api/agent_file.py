@@ -1,0 +1,209 @@
+"""Reading agent files (Letta's .af layout, version 2) into what agents.services.agent_file_import
+takes. Files we wrote carry each message's kind and text, so a round trip is exact; for files
+from Letta those are worked out from the role and the packed JSON content MemGPT uses."""
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import serializers
+
+from agents.engine.prompts import BASE_INSTRUCTIONS
+from memory.models import Message
+from playground.api import letta
+from playground.api.serializers import LABEL, MAX_TEXT
+
+MAX_MESSAGES = 200_000
+
+
+class FileBlock(serializers.Serializer):
+    id = serializers.CharField(max_length=100)
+    label = serializers.RegexField(LABEL, max_length=100)
+    value = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=MAX_TEXT)
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_TEXT, default=5000)
+    description = serializers.CharField(allow_blank=True, allow_null=True, required=False, trim_whitespace=False)
+    read_only = serializers.BooleanField(default=False)
+
+
+class FileMessage(serializers.Serializer):
+    id = serializers.CharField(max_length=100)
+    role = serializers.ChoiceField(["system", "user", "assistant", "tool"])
+    content = serializers.JSONField(required=False, allow_null=True)
+    tool_calls = serializers.JSONField(required=False, allow_null=True)
+    tool_call_id = serializers.CharField(max_length=100, required=False, allow_null=True, allow_blank=True)
+    name = serializers.CharField(max_length=100, required=False, allow_null=True, allow_blank=True)
+    created_at = serializers.DateTimeField(required=False, allow_null=True)
+    kind = serializers.ChoiceField(Message.Kind.values, required=False, allow_null=True)
+    text = serializers.CharField(required=False, allow_null=True, allow_blank=True, trim_whitespace=False)
+
+
+class FileAgent(serializers.Serializer):
+    id = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(allow_blank=True, allow_null=True, required=False)
+    system = serializers.CharField(allow_blank=True, allow_null=True, required=False, trim_whitespace=False)
+    tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False, allow_null=True)
+    model = serializers.CharField(max_length=200, required=False, allow_null=True)
+    embedding = serializers.CharField(max_length=200, required=False, allow_null=True)
+    llm_config = serializers.JSONField(required=False, allow_null=True)
+    embedding_config = serializers.JSONField(required=False, allow_null=True)
+    block_ids = serializers.ListField(child=serializers.CharField(max_length=100), required=False, allow_null=True)
+    messages = FileMessage(many=True, required=False, allow_null=True, max_length=MAX_MESSAGES)
+    in_context_message_ids = serializers.ListField(child=serializers.CharField(max_length=100), required=False,
+                                                   allow_null=True)
+    metadata = serializers.JSONField(required=False, allow_null=True)
+
+
+class FilePassage(serializers.Serializer):
+    agent_id = serializers.CharField(max_length=100)
+    text = serializers.CharField(max_length=MAX_TEXT, trim_whitespace=False)
+    tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False, allow_null=True)
+    created_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class AgentFile(serializers.Serializer):
+    agents = FileAgent(many=True, min_length=1, max_length=100)
+    blocks = FileBlock(many=True, required=False, max_length=10_000)
+    passages = FilePassage(many=True, required=False, max_length=100_000)
+
+
+def _text_of(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(part.get("text", "") for part in content if isinstance(part, dict) and isinstance(part.get("text"), str))
+    raise serializers.ValidationError({"messages": ["A message's content is text or a list of text parts."]})
+
+
+def _packed(content: str) -> dict:
+    """MemGPT packs events as JSON ({"type": "user_message", "message": ...}); {} when it is plain text."""
+    try:
+        value = json.loads(content)
+    except (json.JSONDecodeError, TypeError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _tool_calls(raw: Any) -> list[dict] | None:
+    if not raw:
+        return None
+    calls = []
+    for call in raw if isinstance(raw, list) else [None]:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not (isinstance(function, dict) and isinstance(call.get("id"), str) and isinstance(function.get("name"), str)
+                and isinstance(function.get("arguments"), str)):
+            raise serializers.ValidationError({"messages": ["tool_calls are OpenAI-style: [{id, function: {name, arguments}}]."]})
+        calls.append({"id": call["id"], "type": "function",
+                      "function": {"name": function["name"], "arguments": function["arguments"]}})
+    return calls
+
+
+KINDS_OF_EVENTS = {"user_message": Message.Kind.USER_MESSAGE, "heartbeat": Message.Kind.HEARTBEAT,
+                   "login": Message.Kind.LOGIN, "system_alert": Message.Kind.SYSTEM_ALERT}
+
+
+def _message(m: dict, in_context: bool) -> dict | None:
+    """A message of the file as Message fields; None for Letta's stored system prompt, which we
+    compile afresh for every request."""
+    content = _text_of(m.get("content"))
+    role, tool_calls = m["role"], _tool_calls(m.get("tool_calls"))
+    kind, text = m.get("kind"), m.get("text")
+    if role == "system" and kind is None:
+        return None
+    if role == "tool" and not m.get("tool_call_id"):
+        raise serializers.ValidationError({"messages": [f"The tool message {m['id']} names no tool_call_id."]})
+    if kind is None:  # a file from Letta
+        packed = _packed(content)
+        if role == "user":
+            kind = KINDS_OF_EVENTS.get(packed.get("type"), Message.Kind.USER_MESSAGE)
+            text = packed.get("message") or packed.get("reason") or content
+        elif role == "assistant":
+            kind = Message.Kind.ASSISTANT
+            spoken = [letta._argument(c["function"]["arguments"], "message") for c in tool_calls or []
+                      if c["function"]["name"] == "send_message"]
+            text = "\n\n".join(s for s in spoken if s) or letta.thoughts_of(content, tool_calls)
+        else:
+            kind = Message.Kind.TOOL_RESULT
+            message = packed.get("message")
+            text = message if isinstance(message, str) else ("" if message is None else json.dumps(message))
+    if "\x00" in content or "\x00" in (text or ""):
+        raise serializers.ValidationError({"messages": ["A message holds a NUL character."]})
+    return {"role": role, "kind": kind, "content": content, "text": text or "", "tool_calls": tool_calls,
+            "tool_call_id": m.get("tool_call_id") or "", "name": m.get("name") or "", "in_context": in_context,
+            "created_at": m.get("created_at") or timezone.now()}
+
+
+def _settings(spec: dict) -> dict:
+    llm = spec.get("llm_config") or {}
+    embedding_config = spec.get("embedding_config") or {}
+    ours = (spec.get("metadata") or {}).get("memgpt_playground") or {}
+    if not all(isinstance(v, dict) for v in (llm, embedding_config, ours)):
+        raise serializers.ValidationError({"agents": ["llm_config, embedding_config and metadata are objects."]})
+    model = spec.get("model") or llm.get("handle") or llm.get("model") or ""
+    embedding = spec.get("embedding") or embedding_config.get("handle") or settings.EMBEDDING_MODEL
+    window = llm.get("context_window") or settings.AGENT_CONTEXT_WINDOW
+    temperature = llm.get("temperature", 0.7)
+    checks = [
+        (isinstance(model, str) and len(model) <= 200, "llm_config.model is a model name"),
+        (isinstance(window, int) and not isinstance(window, bool) and 2048 <= window <= 10_000_000,
+         "llm_config.context_window is a number of tokens, 2048 or more"),
+        (isinstance(temperature, (int, float)) and not isinstance(temperature, bool) and 0 <= temperature <= 2,
+         "llm_config.temperature is from 0 to 2"),
+    ]
+    limits = {"warning_share": (0.1, 1.0), "evict_share": (0.1, 0.9), "completion_reserve": (0, 1_000_000),
+              "max_steps": (1, 100)}
+    extra = {}
+    for name, (low, high) in limits.items():
+        if name in ours:
+            value = ours[name]
+            checks.append((isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high,
+                           f"metadata.memgpt_playground.{name} is from {low} to {high}"))
+            extra[name] = value
+    for ok, problem in checks:
+        if not ok:
+            raise serializers.ValidationError({"agents": [problem]})
+    if problem := letta.embedding_problem(embedding):
+        raise serializers.ValidationError({"agents": [problem]})
+    return {"name": spec["name"], "description": spec.get("description") or "", "tags": spec.get("tags") or [],
+            "system": spec.get("system") or BASE_INSTRUCTIONS.format(name=spec["name"]), "model": model,
+            "context_window": window, "temperature": float(temperature), "embedding_model": embedding, **extra}
+
+
+def agent_file_read(data: Any, *, name: str | None = None, strip_messages: bool = False, model: str | None = None,
+                    embedding: str | None = None) -> dict:
+    """The keyword arguments of agent_file_import for a parsed agent file; ValidationError if it is not one."""
+    file = AgentFile(data=data)
+    file.is_valid(raise_exception=True)
+    raw = file.validated_data
+    blocks = [{**b, "description": b.get("description") or ""} for b in raw.get("blocks") or []]
+    block_ids = {b["id"] for b in blocks}
+    agents = []
+    for spec in raw["agents"]:
+        wanted = spec.get("block_ids") or []
+        if unknown := [i for i in wanted if i not in block_ids]:
+            raise serializers.ValidationError({"agents": [f"{spec['id']} names the block {unknown[0]}, which the file lacks."]})
+        in_context = set(spec.get("in_context_message_ids") or [])
+        messages = [] if strip_messages else [
+            row for m in spec.get("messages") or [] if (row := _message(m, m["id"] in in_context)) is not None]
+        called = set()
+        for row in messages:
+            called |= {c["id"] for c in row["tool_calls"] or []}
+            if row["role"] == "tool" and row["tool_call_id"] not in called:
+                raise serializers.ValidationError({"messages": [
+                    f"A tool result answers the call {row['tool_call_id']!r}, which no earlier message makes."]})
+        fields = _settings(spec)
+        if name:
+            fields["name"] = name
+        if model:
+            fields["model"] = model
+        if embedding:
+            fields["embedding_model"] = embedding
+        agents.append({"id": spec["id"], "block_ids": wanted, "messages": messages, **fields})
+    agent_ids = {a["id"] for a in agents}
+    passages = [{**p, "tags": p.get("tags") or []} for p in raw.get("passages") or []]
+    if stray := [p["agent_id"] for p in passages if p["agent_id"] not in agent_ids]:
+        raise serializers.ValidationError({"passages": [f"A passage belongs to {stray[0]}, which the file lacks."]})
+    return {"agents": agents, "blocks": blocks, "passages": passages}

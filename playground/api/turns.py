@@ -1,0 +1,151 @@
+"""Turns as the API serves them: wait for one and answer with its messages, or stream its events
+as Server-Sent Events in Letta's chunk shapes."""
+
+import asyncio
+import json
+import time
+from typing import Any, AsyncIterator
+
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+
+from agents.events import agent_group
+from agents.models import Agent, Run
+from agents.services import turn_enqueue
+from memory.models import Message
+from playground.api import letta
+from playground.api.errors import GatewayTimeout
+from playground.api.ids import to_id
+
+POLL_SECONDS = 0.1
+IDLE_SECONDS = 5.0  # with no event for this long, look at the run in the database (and ping)
+
+
+def wait_seconds(agent: Agent) -> float:
+    """How long to wait for a turn: every step may take the whole LLM time-out."""
+    return settings.LLM_TIMEOUT * (agent.max_steps + 2)
+
+
+def turn_messages(run: Run, *, types: list[str] | None = None, use_assistant_message: bool = True,
+                  include_compaction: bool = False) -> list[dict[str, Any]]:
+    """What the agent did in a turn; the events that started it (the user's message, heartbeats) are left out."""
+    rows = Message.objects.filter(run=run).order_by("id")
+    if include_compaction:
+        rows = rows.exclude(role=Message.Role.USER, kind__in=[k for k in Message.Kind.values if k != Message.Kind.SUMMARY])
+    else:
+        rows = rows.exclude(role=Message.Role.USER)
+    return letta.from_messages(rows, types=types, use_assistant_message=use_assistant_message)
+
+
+def turn_usage(run: Run) -> dict[str, Any]:
+    return letta.usage(run, list(run.steps.order_by("index")))
+
+
+def letta_response(run: Run, options: dict) -> dict[str, Any]:
+    response = {
+        "messages": turn_messages(run, types=options.get("include_return_message_types"),
+                                  use_assistant_message=options["use_assistant_message"],
+                                  include_compaction=options["include_compaction_messages"]),
+        "stop_reason": letta.stop_reason(run.stop_reason),
+        "usage": turn_usage(run),
+    }
+    if run.error:
+        response["error"] = run.error
+    return response
+
+
+def turn_wait(run: Run, timeout: float) -> Run:
+    """The run once finished; GatewayTimeout if it is still queued or running after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while run.status not in letta.FINISHED:
+        if time.monotonic() > deadline:
+            raise GatewayTimeout(f"The turn {to_id('run', run.pk)} is still {letta.RUN_STATUS[run.status]}; "
+                                 f"poll GET /v1/runs/{to_id('run', run.pk)}.")
+        time.sleep(POLL_SECONDS)
+        run.refresh_from_db(fields=["status", "stop_reason", "error", "finished_at"])
+    return run
+
+
+# --- streaming ----------------------------------------------------------------------------------
+
+
+def _sse(payload: dict[str, Any] | str) -> bytes:
+    data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+    return f"data: {data}\n\n".encode()
+
+
+@database_sync_to_async
+def _run_now(run_id: int) -> Run:
+    return Run.objects.get(pk=run_id)
+
+
+@database_sync_to_async
+def _usage_of(run_id: int) -> dict[str, Any]:
+    return turn_usage(Run.objects.get(pk=run_id))
+
+
+def turn_stream(agent: Agent, text: str, options: dict) -> StreamingHttpResponse:
+    """Queue a turn and answer with its events as they happen.
+
+    The response listens on the agent's Channels group from before the turn is queued, so no
+    event of the turn can slip past it."""
+    layer = get_channel_layer()
+    group = agent_group(agent.pk)
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(group, channel)
+    try:
+        run = turn_enqueue(agent=agent, text=text)
+    except BaseException:
+        async_to_sync(layer.group_discard)(group, channel)
+        raise
+    chunks = _chunks(layer, group, channel, run.pk, options, wait_seconds(agent))
+    response = StreamingHttpResponse(chunks, content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # a proxy in front must not hold the events back
+    return response
+
+
+async def _chunks(layer, group: str, channel: str, run_id: int, options: dict, timeout: float) -> AsyncIterator[bytes]:
+    types = options.get("include_return_message_types")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    # one receive at a time, never cancelled mid-wait: channels_redis drops what a cancelled receive buffered
+    receiving = asyncio.ensure_future(layer.receive(channel))
+    try:
+        while True:
+            done, _ = await asyncio.wait({receiving}, timeout=IDLE_SECONDS)
+            if not done:
+                run = await _run_now(run_id)
+                if run.status in letta.FINISHED:  # its stop event did not reach us; the database knows the end
+                    yield _sse(letta.stop_reason(run.stop_reason))
+                    yield _sse(await _usage_of(run_id))
+                    break
+                if loop.time() > deadline:
+                    yield _sse({"message_type": "error_message", "error_type": "timeout", "run_id": to_id("run", run_id),
+                                "message": f"The turn is still {letta.RUN_STATUS[run.status]}; poll GET /v1/runs/"
+                                           f"{to_id('run', run_id)}.", "detail": None})
+                    break
+                if options["include_pings"]:
+                    yield _sse({"message_type": "ping", "id": f"ping-{run_id}", "date": timezone.now().isoformat(),
+                                "run_id": to_id("run", run_id)})
+                continue
+            event = receiving.result().get("event") or {}
+            receiving = asyncio.ensure_future(layer.receive(channel))
+            if event.get("run_id") != run_id:
+                continue  # another turn of the same agent
+            for chunk in letta.from_event(event, use_assistant_message=options["use_assistant_message"],
+                                          include_compaction=options["include_compaction_messages"]):
+                if not types or chunk["message_type"] in types or chunk["message_type"] == "error_message":
+                    yield _sse(chunk)
+            if event.get("type") == "stop":
+                yield _sse(letta.stop_reason(event.get("stop_reason", "")))
+                yield _sse(await _usage_of(run_id))
+                break
+        yield _sse("[DONE]")
+    finally:
+        receiving.cancel()
+        await layer.group_discard(group, channel)

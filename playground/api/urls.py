@@ -1,0 +1,77 @@
+"""Every route under /v1, written as the Letta SDK writes it (collections end in "/", items do
+not); each also answers with the other spelling, since clients differ and a redirect would lose
+a POST body. Only the SDK's spelling goes into the OpenAPI schema."""
+
+import re
+
+from django.urls import URLPattern, path, re_path
+from drf_spectacular.views import SpectacularJSONAPIView
+
+from playground.api import schema  # noqa: F401  (registers the bearer scheme with drf-spectacular)
+from playground.api.errors import not_found
+from playground.api.views import agents, archival, blocks, docs, folders, messages, runs, tools
+
+SCHEMA_PATHS: set[str] = set()
+
+
+def route(pattern: str, view, name: str) -> list[URLPattern]:
+    SCHEMA_PATHS.add("/v1/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", pattern))
+    other = pattern[:-1] if pattern.endswith("/") else pattern + "/"
+    return [path(pattern, view, name=name), path(other, view)]
+
+
+agent = "agents/<str:agent_id>/"
+
+urlpatterns = [
+    *route("agents/", agents.AgentList.as_view(), "api-agents"),
+    *route("agents/import", agents.AgentImport.as_view(), "api-agent-import"),
+    *route("agents/<str:agent_id>", agents.AgentDetail.as_view(), "api-agent"),
+    *route(agent + "context", agents.AgentContext.as_view(), "api-agent-context"),
+    *route(agent + "recompile", agents.AgentRecompile.as_view(), "api-agent-recompile"),
+    *route(agent + "export", agents.AgentExport.as_view(), "api-agent-export"),
+    *route(agent + "tools", tools.AgentTools.as_view(), "api-agent-tools"),
+    *route(agent + "core-memory/blocks", blocks.AgentBlocks.as_view(), "api-agent-blocks"),
+    *route(agent + "core-memory/blocks/attach/<str:block_id>", blocks.AgentBlockAttach.as_view(), "api-agent-block-attach"),
+    *route(agent + "core-memory/blocks/detach/<str:block_id>", blocks.AgentBlockDetach.as_view(), "api-agent-block-detach"),
+    *route(agent + "core-memory/blocks/<str:block_label>", blocks.AgentBlock.as_view(), "api-agent-block"),
+    *route(agent + "archival-memory", archival.AgentArchival.as_view(), "api-agent-archival"),
+    *route(agent + "archival-memory/search", archival.AgentArchivalSearch.as_view(), "api-agent-archival-search"),
+    *route(agent + "archival-memory/<str:memory_id>", archival.AgentArchivalItem.as_view(), "api-agent-passage"),
+    *route(agent + "messages", messages.AgentMessages.as_view(), "api-agent-messages"),
+    *route(agent + "messages/stream", messages.AgentMessagesStream.as_view(), "api-agent-messages-stream"),
+    *route(agent + "messages/async", messages.AgentMessagesAsync.as_view(), "api-agent-messages-async"),
+    *route(agent + "messages/cancel", messages.AgentMessagesCancel.as_view(), "api-agent-messages-cancel"),
+    *route(agent + "reset-messages", messages.AgentMessagesReset.as_view(), "api-agent-reset"),
+    *route(agent + "folders", folders.AgentFolders.as_view(), "api-agent-folders"),
+    *route(agent + "folders/attach/<str:folder_id>", folders.AgentFolderAttach.as_view(), "api-agent-folder-attach"),
+    *route(agent + "folders/detach/<str:folder_id>", folders.AgentFolderDetach.as_view(), "api-agent-folder-detach"),
+    *route("blocks/", blocks.BlockList.as_view(), "api-blocks"),
+    *route("blocks/<str:block_id>", blocks.BlockDetail.as_view(), "api-block"),
+    *route("blocks/<str:block_id>/agents", blocks.BlockAgents.as_view(), "api-block-agents"),
+    *route("messages/search", messages.MessageSearch.as_view(), "api-message-search"),
+    *route("messages/<str:message_id>", messages.MessageDetail.as_view(), "api-message"),
+    *route("passages/search", archival.PassageSearch.as_view(), "api-passage-search"),
+    *route("runs/", runs.RunList.as_view(), "api-runs"),
+    *route("runs/<str:run_id>", runs.RunDetail.as_view(), "api-run"),
+    *route("runs/<str:run_id>/messages", runs.RunMessages.as_view(), "api-run-messages"),
+    *route("runs/<str:run_id>/steps", runs.RunSteps.as_view(), "api-run-steps"),
+    *route("runs/<str:run_id>/usage", runs.RunUsage.as_view(), "api-run-usage"),
+    *route("steps/", runs.StepList.as_view(), "api-steps"),
+    *route("steps/<str:step_id>", runs.StepDetail.as_view(), "api-step"),
+    *route("steps/<str:step_id>/trace", runs.StepTrace.as_view(), "api-step-trace"),
+    *route("steps/<str:step_id>/messages", runs.StepMessages.as_view(), "api-step-messages"),
+    *route("folders/", folders.FolderList.as_view(), "api-folders"),
+    *route("folders/<str:folder_id>", folders.FolderDetail.as_view(), "api-folder"),
+    *route("folders/<str:folder_id>/files", folders.FolderFiles.as_view(), "api-folder-files"),
+    *route("folders/<str:folder_id>/files/<str:file_id>", folders.FolderFile.as_view(), "api-folder-file"),
+    *route("folders/<str:folder_id>/upload", folders.FolderUpload.as_view(), "api-folder-upload"),
+    *route("folders/<str:folder_id>/agents", folders.FolderAgents.as_view(), "api-folder-agents"),
+    *route("folders/<str:folder_id>/<str:file_id>", folders.FolderFileDelete.as_view(), "api-folder-file-delete"),
+    *route("tools/", tools.ToolList.as_view(), "api-tools"),
+    *route("tools/<str:tool_id>", tools.ToolDetail.as_view(), "api-tool"),
+    *route("models/", tools.ModelList.as_view(), "api-models"),
+    *route("models/embedding", tools.EmbeddingModelList.as_view(), "api-embedding-models"),
+    path("openapi.json", SpectacularJSONAPIView.as_view(), name="api-schema"),
+    path("docs", docs.api_docs, name="api-docs"),
+    re_path(r"^.*$", not_found),  # JSON, not Django's HTML page, for any other /v1 path
+]

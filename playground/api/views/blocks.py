@@ -1,0 +1,104 @@
+"""Core memory blocks: standalone (/v1/blocks) and an agent's (/v1/agents/{id}/core-memory/blocks)."""
+
+from django.db.models import Count
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from memory.models import Block
+from memory.selectors import agent_blocks
+from memory.services import block_create, block_delete, block_edit, block_link, block_unlink
+from playground.api import serializers as s
+from playground.api.ids import from_id
+from playground.api.selectors import agent_block, agent_get, agents_of, block_get
+from playground.api.views.agents import agent_out
+from playground.api.views.base import ApiView, body, listed, query
+
+TAG = ["blocks"]
+
+
+class BlockList(ApiView):
+    @extend_schema(tags=TAG, summary="List blocks", parameters=[s.BlockListQuery], responses=s.BlockOut(many=True))
+    def get(self, request: Request) -> Response:
+        params = query(request, s.BlockListQuery)
+        blocks = Block.objects.filter(owner=request.user).annotate(agent_count=Count("blockattachment"))
+        for param, lookup in (("label", "label"), ("label_search", "label__icontains"),
+                              ("value_search", "value__icontains"), ("description_search", "description__icontains"),
+                              ("connected_to_agents_count_gt", "agent_count__gt"),
+                              ("connected_to_agents_count_lt", "agent_count__lt"),
+                              ("connected_to_agents_count_eq", "agent_count__in")):
+            if params.get(param) is not None:
+                blocks = blocks.filter(**{lookup: params[param]})
+        return Response(s.BlockOut(listed(blocks, params, "block"), many=True).data)
+
+    @extend_schema(tags=TAG, summary="Create a block", request=s.BlockCreate, responses={201: s.BlockOut})
+    def post(self, request: Request) -> Response:
+        block = block_create(owner=request.user, **body(request, s.BlockCreate))
+        return Response(s.BlockOut(block).data, status=status.HTTP_201_CREATED)
+
+
+class BlockDetail(ApiView):
+    @extend_schema(tags=TAG, summary="Retrieve a block", responses=s.BlockOut)
+    def get(self, request: Request, block_id: str) -> Response:
+        return Response(s.BlockOut(block_get(request.user, from_id("block", block_id))).data)
+
+    @extend_schema(tags=TAG, summary="Update a block (kept as a revision)", request=s.BlockUpdate, responses=s.BlockOut)
+    def patch(self, request: Request, block_id: str) -> Response:
+        block = block_get(request.user, from_id("block", block_id))
+        block = block_edit(block=block, user=request.user, **body(request, s.BlockUpdate))
+        return Response(s.BlockOut(block).data)
+
+    @extend_schema(tags=TAG, summary="Delete a block (detaching it from its agents)", responses=s.DeletedOut)
+    def delete(self, request: Request, block_id: str) -> Response:
+        block_delete(block=block_get(request.user, from_id("block", block_id)))
+        return Response({"message": f"Block {block_id} deleted."})
+
+
+class BlockAgents(ApiView):
+    @extend_schema(tags=TAG, summary="The agents a block is attached to", parameters=[s.ListQuery],
+                   responses=s.AgentOut(many=True))
+    def get(self, request: Request, block_id: str) -> Response:
+        block = block_get(request.user, from_id("block", block_id))
+        params = query(request, s.ListQuery)
+        agents = agents_of(request.user).filter(blockattachment__block=block)
+        return Response(s.AgentOut(listed(agents, params, "agent"), many=True).data)
+
+
+class AgentBlocks(ApiView):
+    @extend_schema(tags=TAG, summary="An agent's core memory blocks, in prompt order", parameters=[s.ListQuery],
+                   responses=s.BlockOut(many=True))
+    def get(self, request: Request, agent_id: str) -> Response:
+        agent = agent_get(request.user, from_id("agent", agent_id))
+        query(request, s.ListQuery)  # validated; the blocks are few and keep their prompt order
+        return Response(s.BlockOut(agent_blocks(agent_id=agent.pk), many=True).data)
+
+
+class AgentBlock(ApiView):
+    @extend_schema(tags=TAG, summary="An agent's block by label", responses=s.BlockOut)
+    def get(self, request: Request, agent_id: str, block_label: str) -> Response:
+        agent = agent_get(request.user, from_id("agent", agent_id))
+        return Response(s.BlockOut(agent_block(agent, block_label)).data)
+
+    @extend_schema(tags=TAG, summary="Update an agent's block by label (kept as a revision)", request=s.BlockUpdate,
+                   responses=s.BlockOut)
+    def patch(self, request: Request, agent_id: str, block_label: str) -> Response:
+        block = agent_block(agent_get(request.user, from_id("agent", agent_id)), block_label)
+        block = block_edit(block=block, user=request.user, **body(request, s.BlockUpdate))
+        return Response(s.BlockOut(block).data)
+
+
+class AgentBlockAttach(ApiView):
+    @extend_schema(tags=TAG, summary="Attach a block to an agent", request=None, responses=s.AgentOut)
+    def patch(self, request: Request, agent_id: str, block_id: str) -> Response:
+        agent = agent_get(request.user, from_id("agent", agent_id))
+        block_link(block=block_get(request.user, from_id("block", block_id)), agent=agent)
+        return Response(agent_out(request.user, agent.pk))
+
+
+class AgentBlockDetach(ApiView):
+    @extend_schema(tags=TAG, summary="Detach a block from an agent (the block stays)", request=None, responses=s.AgentOut)
+    def patch(self, request: Request, agent_id: str, block_id: str) -> Response:
+        agent = agent_get(request.user, from_id("agent", agent_id))
+        block_unlink(block=block_get(request.user, from_id("block", block_id)), agent=agent)
+        return Response(agent_out(request.user, agent.pk))

@@ -1,0 +1,113 @@
+"""Recall memory and turns: list an agent's messages, send one (wait, stream, or get a run to
+poll), cancel, reset; search messages."""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from agents.services import messages_reset, runs_cancel, turn_enqueue
+from memory.models import Message
+from playground.api import letta
+from playground.api import serializers as s
+from playground.api.ids import from_id, from_ids, to_id
+from playground.api.selectors import agent_get, messages_search
+from playground.api.turns import letta_response, turn_stream, turn_wait, wait_seconds
+from playground.api.views.agents import agent_out
+from playground.api.views.base import ApiView, EventStreamRenderer, body, listed, query
+
+TAG = ["messages"]
+STREAM = OpenApiResponse(description="Server-Sent Events: `data: <Letta message chunk>` lines (reasoning_message, "
+                                     "tool_call_message, tool_return_message, assistant_message, error_message, "
+                                     "ping), then stop_reason and usage_statistics, then `data: [DONE]`.")
+
+
+def _options(data: dict) -> dict:
+    return {name: data.get(name) for name in ("include_return_message_types", "use_assistant_message",
+                                               "include_compaction_messages", "include_pings")}
+
+
+class AgentMessages(ApiView):
+    renderer_classes = [*ApiView.renderer_classes, EventStreamRenderer]
+
+    @extend_schema(tags=TAG, summary="An agent's messages (recall memory), newest first unless order=asc",
+                   parameters=[s.MessageListQuery], responses=s.MessageOut(many=True))
+    def get(self, request: Request, agent_id: str) -> Response:
+        agent = agent_get(request.user, from_id("agent", agent_id))
+        params = query(request, s.MessageListQuery)
+        # the page is of stored messages; each becomes one or more Letta messages sharing its id
+        rows = listed(Message.objects.filter(agent=agent), params, "message", newest_first=True)
+        ordered = letta.from_messages(rows, types=params.get("include_return_message_types"),
+                                      use_assistant_message=params["use_assistant_message"])
+        return Response(ordered)
+
+    @extend_schema(tags=TAG, summary="Send a message and get the turn's messages (or, with streaming: true, its events)",
+                   request=s.MessageSend, responses={200: s.LettaResponseOut, 503: OpenApiResponse(
+                       description="No LLM is configured.")})
+    def post(self, request: Request, agent_id: str):
+        agent = agent_get(request.user, from_id("agent", agent_id))
+        data = body(request, s.MessageSend)
+        if data["streaming"]:
+            return turn_stream(agent, data["text"], _options(data))
+        run = turn_wait(turn_enqueue(agent=agent, text=data["text"]), wait_seconds(agent))
+        return Response(letta_response(run, _options(data)))
+
+
+class AgentMessagesStream(ApiView):
+    renderer_classes = [*ApiView.renderer_classes, EventStreamRenderer]
+
+    @extend_schema(tags=TAG, summary="Send a message and stream the turn's events", request=s.MessageSend,
+                   responses={200: STREAM})
+    def post(self, request: Request, agent_id: str):
+        agent = agent_get(request.user, from_id("agent", agent_id))
+        data = body(request, s.MessageSend)
+        return turn_stream(agent, data["text"], _options(data))
+
+
+class AgentMessagesAsync(ApiView):
+    @extend_schema(tags=TAG, summary="Send a message and get the run to poll", request=s.MessageSend, responses=s.RunOut)
+    def post(self, request: Request, agent_id: str) -> Response:
+        agent = agent_get(request.user, from_id("agent", agent_id))
+        data = body(request, s.MessageSend)
+        return Response(s.RunOut(turn_enqueue(agent=agent, text=data["text"])).data)
+
+
+class AgentMessagesCancel(ApiView):
+    @extend_schema(tags=TAG, summary="Cancel the agent's queued turns (all, or run_ids)", request=s.CancelIn,
+                   responses={200: {"type": "object", "additionalProperties": {"type": "string"}}})
+    def post(self, request: Request, agent_id: str) -> Response:
+        agent = agent_get(request.user, from_id("agent", agent_id))
+        data = body(request, s.CancelIn)
+        run_ids = data.get("run_ids")
+        outcome = runs_cancel(agent=agent, run_ids=None if run_ids is None else from_ids("run", run_ids))
+        return Response({to_id("run", pk): status for pk, status in outcome.items()})
+
+
+class AgentMessagesReset(ApiView):
+    @extend_schema(tags=TAG, summary="Empty the context window (recall memory keeps every message)", request=s.ResetIn,
+                   responses=s.AgentOut)
+    def patch(self, request: Request, agent_id: str) -> Response:
+        agent = agent_get(request.user, from_id("agent", agent_id))
+        body(request, s.ResetIn)
+        messages_reset(agent=agent)
+        return Response(agent_out(request.user, agent.pk))
+
+
+class MessageSearch(ApiView):
+    @extend_schema(tags=TAG, summary="Search what users said and agents answered", request=s.MessageSearch,
+                   responses=s.MessageHitOut(many=True))
+    def post(self, request: Request) -> Response:
+        data = body(request, s.MessageSearch)
+        agent = agent_get(request.user, from_id("agent", data["agent_id"])) if data.get("agent_id") else None
+        hits = messages_search(request.user, query=data["query"], agent=agent, mode=data["search_mode"],
+                               start=data.get("start_date"), end=data.get("end_date"), limit=data["limit"])
+        return Response([{"message_type": "user_message" if m.kind == Message.Kind.USER_MESSAGE else "assistant_message",
+                          "message_id": to_id("message", m.pk), "agent_id": to_id("agent", m.agent_id),
+                          "content": m.text, "created_at": m.created_at.isoformat(), "conversation_id": None}
+                         for m in hits])
+
+
+class MessageDetail(ApiView):
+    @extend_schema(tags=TAG, summary="One stored message, as its Letta messages", responses=s.MessageOut(many=True))
+    def get(self, request: Request, message_id: str) -> Response:
+        message = Message.objects.get(owner=request.user, pk=from_id("message", message_id))
+        return Response(letta.from_message(message))

@@ -1,0 +1,104 @@
+"""Runs (one turn each) and steps (one LLM call each, with the exact prompt sent)."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from agents.models import Run, Step
+from memory.models import Message
+from playground.api import letta
+from playground.api import serializers as s
+from playground.api.ids import from_id, from_ids, to_id
+from playground.api.selectors import run_get, step_get
+from playground.api.turns import turn_usage
+from playground.api.views.base import ApiView, listed, query
+
+TAG = ["runs"]
+
+
+class RunList(ApiView):
+    @extend_schema(tags=TAG, summary="List runs, newest first", parameters=[s.RunListQuery], responses=s.RunOut(many=True))
+    def get(self, request: Request) -> Response:
+        params = query(request, s.RunListQuery)
+        runs = Run.objects.filter(agent__owner=request.user)
+        agent_ids = from_ids("agent", (params.get("agent_ids") or []) + ([params["agent_id"]] if params.get("agent_id") else []))
+        if agent_ids:
+            runs = runs.filter(agent_id__in=agent_ids)
+        if params.get("statuses"):
+            runs = runs.filter(status__in=[letta.RUN_STATUS_OURS[status] for status in params["statuses"]])
+        if params.get("active") is not None:
+            active = [Run.Status.QUEUED, Run.Status.RUNNING]
+            runs = runs.filter(status__in=active) if params["active"] else runs.exclude(status__in=active)
+        if params.get("stop_reason"):
+            runs = runs.filter(stop_reason=params["stop_reason"])
+        return Response(s.RunOut(listed(runs, params, "run", newest_first=True), many=True).data)
+
+
+class RunDetail(ApiView):
+    @extend_schema(tags=TAG, summary="Retrieve a run", responses=s.RunOut)
+    def get(self, request: Request, run_id: str) -> Response:
+        return Response(s.RunOut(run_get(request.user, from_id("run", run_id))).data)
+
+
+class RunMessages(ApiView):
+    @extend_schema(tags=TAG, summary="The messages of a run", parameters=[s.ListQuery], responses=s.MessageOut(many=True))
+    def get(self, request: Request, run_id: str) -> Response:
+        run = run_get(request.user, from_id("run", run_id))
+        rows = listed(Message.objects.filter(run=run), query(request, s.ListQuery), "message")
+        return Response(letta.from_messages(rows))
+
+
+class RunSteps(ApiView):
+    @extend_schema(tags=TAG, summary="The steps (LLM calls) of a run", parameters=[s.ListQuery], responses=s.StepOut(many=True))
+    def get(self, request: Request, run_id: str) -> Response:
+        run = run_get(request.user, from_id("run", run_id))
+        steps = Step.objects.filter(run=run).select_related("agent")
+        return Response(s.StepOut(listed(steps, query(request, s.ListQuery), "step"), many=True).data)
+
+
+class RunUsage(ApiView):
+    @extend_schema(tags=TAG, summary="Tokens a run used, as the provider reported them", responses=s.RunUsageOut)
+    def get(self, request: Request, run_id: str) -> Response:
+        usage = turn_usage(run_get(request.user, from_id("run", run_id)))
+        return Response({name: usage[name] for name in ("prompt_tokens", "completion_tokens", "total_tokens")})
+
+
+class StepList(ApiView):
+    @extend_schema(tags=TAG, summary="List steps, newest first", parameters=[s.StepListQuery], responses=s.StepOut(many=True))
+    def get(self, request: Request) -> Response:
+        params = query(request, s.StepListQuery)
+        steps = Step.objects.filter(agent__owner=request.user).select_related("agent")
+        if params.get("agent_id"):
+            steps = steps.filter(agent_id=from_id("agent", params["agent_id"]))
+        if params.get("model"):
+            steps = steps.filter(model=params["model"])
+        if params.get("start_date"):
+            steps = steps.filter(created_at__gte=params["start_date"])
+        if params.get("end_date"):
+            steps = steps.filter(created_at__lt=params["end_date"])
+        return Response(s.StepOut(listed(steps, params, "step", newest_first=True), many=True).data)
+
+
+class StepDetail(ApiView):
+    @extend_schema(tags=TAG, summary="Retrieve a step, with our exact token count per tier", responses=s.StepOut)
+    def get(self, request: Request, step_id: str) -> Response:
+        return Response(s.StepOut(step_get(request.user, from_id("step", step_id))).data)
+
+
+class StepTrace(ApiView):
+    @extend_schema(tags=TAG, summary="The exact request a step sent and the response it got", responses=s.StepTraceOut)
+    def get(self, request: Request, step_id: str) -> Response:
+        step = step_get(request.user, from_id("step", step_id))
+        return Response({"id": to_id("step", step.pk), "step_id": to_id("step", step.pk), "run_id": to_id("run", step.run_id),
+                         "agent_id": to_id("agent", step.agent_id), "request_json": step.request,
+                         "response_json": step.response or {}, "call_type": step.purpose,
+                         "latency_ms": round(step.latency_ms) if step.latency_ms is not None else None,
+                         "created_at": step.created_at.isoformat()})
+
+
+class StepMessages(ApiView):
+    @extend_schema(tags=TAG, summary="The messages a step produced", parameters=[s.ListQuery], responses=s.MessageOut(many=True))
+    def get(self, request: Request, step_id: str) -> Response:
+        step = step_get(request.user, from_id("step", step_id))
+        rows = listed(Message.objects.filter(step=step), query(request, s.ListQuery), "message")
+        return Response(letta.from_messages(rows))
