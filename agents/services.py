@@ -183,3 +183,95 @@ def agent_delete(*, agent: Agent) -> None:
     agent.delete()
     # blocks no other agent uses go with it
     Block.objects.filter(pk__in=[b.pk for b in blocks]).exclude(pk__in=BlockAttachment.objects.values("block")).delete()
+
+
+# --- used by the REST API ------------------------------------------------------------------------
+
+from memory.services import block_label_check, block_link, messages_append, passages_insert_many  # noqa: E402
+
+AGENT_EDITABLE = ("name", "description", "system", "tags", "model", "embedding_model", "context_window", "temperature")
+
+
+def agent_update(*, agent: Agent, block_ids: list[int] | None = None, **changes) -> Agent:
+    """Change an agent's settings; `block_ids` (the owner's blocks) replaces its core memory blocks."""
+    unknown = set(changes) - set(AGENT_EDITABLE)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        for name, value in changes.items():
+            setattr(agent, name, value)
+        if changes:
+            agent.save(update_fields=[*changes, "updated_at"])
+        if block_ids is not None:
+            wanted = Block.objects.filter(owner=agent.owner, pk__in=block_ids).in_bulk()
+            missing = [pk for pk in block_ids if pk not in wanted]
+            if missing:
+                raise Block.DoesNotExist(f"no block {missing[0]}")
+            BlockAttachment.objects.filter(agent=agent).exclude(block_id__in=block_ids).delete()
+            for pk in dict.fromkeys(block_ids):
+                block_link(block=wanted[pk], agent=agent)
+    return agent
+
+
+def block_change(*, block: Block, user, **changes) -> Block:
+    """block_edit for a block named without its agent (the API's /v1/blocks/{id}): a new label must
+    stay unique on every agent the block is attached to."""
+    if "label" in changes:
+        block_label_check(block=block, label=changes["label"])
+    return block_edit(agent=None, block_id=block.pk, user=user, **changes)  # block_edit does not use agent
+
+
+def runs_cancel(*, agent: Agent, run_ids: list[int] | None = None) -> dict[int, str]:
+    """Cancel the agent's queued turns (all, or those named): run id -> "cancelled", or "running"
+    for a turn already under way, which the engine cannot stop between steps."""
+    runs = Run.objects.filter(agent=agent, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).order_by("id")
+    if run_ids is not None:
+        runs = runs.filter(pk__in=run_ids)
+    outcome = {}
+    for run in runs:
+        # conditional, so a worker that has just taken the run keeps it
+        cancelled = Run.objects.filter(pk=run.pk, status=Run.Status.QUEUED).update(
+            status=Run.Status.CANCELLED, stop_reason=Run.StopReason.CANCELLED, finished_at=timezone.now())
+        if cancelled:
+            events.publish(agent.pk, {"type": "stop", "run_id": run.pk, "status": Run.Status.CANCELLED,
+                                      "stop_reason": Run.StopReason.CANCELLED})
+        outcome[run.pk] = Run.Status.CANCELLED if cancelled else Run.Status.RUNNING
+    return outcome
+
+
+def agent_file_import(*, owner, agents: list[dict], blocks: list[dict], passages: list[dict] | None = None) -> list[Agent]:
+    """Agents from an agent file, already validated and normalized (see playground.api.agent_file):
+    `blocks` [{"id", "label", "value", ...}] are created once, so blocks shared in the file stay shared;
+    each agent {"id", "block_ids", "messages": [{Message fields, "created_at", "in_context"}], settings...};
+    `passages` [{"agent_id", "text", "tags", "created_at"}] go into the archival memory of their agent.
+    Message times are kept. Passages are embedded after the rest is committed; if that fails the new
+    agents are removed again."""
+    passages = passages or []
+    created: list[Agent] = []
+    with transaction.atomic():
+        rows = {spec["id"]: block_create(owner=owner, **{k: v for k, v in spec.items() if k != "id"}) for spec in blocks}
+        file_ids: dict[int, str] = {}
+        for spec in agents:
+            settings_ = {k: v for k, v in spec.items() if k not in ("id", "block_ids", "messages")}
+            agent = Agent.objects.create(owner=owner, **settings_)
+            file_ids[agent.pk] = spec["id"]
+            for block_id in spec["block_ids"]:
+                block_attach(block=rows[block_id], agent=agent)
+            messages = spec["messages"]
+            stored = messages_append(agent_id=agent.pk, owner_id=owner.pk,
+                                     messages=[{k: v for k, v in m.items() if k != "created_at"} for m in messages])
+            for row, message in zip(stored, messages):
+                row.created_at = message["created_at"]  # auto_now_add set it to now on insert
+            Message.objects.bulk_update(stored, ["created_at"])
+            created.append(agent)
+    try:
+        for agent in created:
+            mine = [p for p in passages if p["agent_id"] == file_ids[agent.pk]]
+            if mine:
+                passages_insert_many(owner_id=owner.pk, agent_id=agent.pk, passages=mine,
+                                     embedding_model=agent.embedding_model)
+    except Exception:
+        for agent in created:
+            agent_delete(agent=agent)
+        raise
+    return created

@@ -110,3 +110,61 @@ def passage_insert(*, owner_id: int, agent_id: int, text: str, embedding_model: 
     [vector] = embedder.embed([text])
     return Passage.objects.create(owner_id=owner_id, agent_id=agent_id, text=text, embedding=vector,
                                   embedding_model=embedding_model, tags=tags or [])
+
+
+# --- used by the REST API ------------------------------------------------------------------------
+
+
+class BlockLabelTaken(ValueError):
+    """An agent would have two core memory blocks with one label."""
+
+
+def _label_free(block: Block, label: str, agents) -> None:
+    for agent in agents:
+        if Block.objects.filter(blockattachment__agent=agent, label=label).exclude(pk=block.pk).exists():
+            raise BlockLabelTaken(f"the agent {agent.name!r} already has a block labelled {label!r}")
+
+
+def block_link(*, block: Block, agent) -> BlockAttachment:
+    """Attach a block to an agent; BlockLabelTaken when the agent has another block with its label."""
+    _label_free(block, block.label, [agent])
+    attachment = block_attach(block=block, agent=agent)
+    block.agents.filter(pk=agent.pk).update(memory_edited_at=timezone.now())
+    return attachment
+
+
+def block_unlink(*, block: Block, agent) -> int:
+    """Detach a block from an agent; the block itself stays (other agents may share it)."""
+    deleted, _ = BlockAttachment.objects.filter(block=block, agent=agent).delete()
+    if deleted:
+        type(agent).objects.filter(pk=agent.pk).update(memory_edited_at=timezone.now())
+    return deleted
+
+
+def block_label_check(*, block: Block, label: str) -> None:
+    """BlockLabelTaken if renaming the block to `label` would give one of its agents two blocks with it."""
+    if label != block.label:
+        _label_free(block, label, block.agents.all())
+
+
+def block_delete(*, block: Block) -> None:
+    with transaction.atomic():
+        block.agents.update(memory_edited_at=timezone.now())
+        block.delete()
+
+
+def passages_insert_many(*, owner_id: int, agent_id: int, passages: list[dict], embedding_model: str) -> list[Passage]:
+    """Many passages of an agent's archival memory ({"text", "tags", "created_at"}), embedded in batches.
+    Call it outside a transaction: the embedder may be a remote server."""
+    embedder = get_embedder(embedding_model)
+    ensure_index(embedding_model, embedder.dimensions)
+    vectors = embedder.embed([p["text"] for p in passages])
+    rows = Passage.objects.bulk_create(
+        Passage(owner_id=owner_id, agent_id=agent_id, text=p["text"], tags=p.get("tags") or [], embedding=vector,
+                embedding_model=embedding_model) for p, vector in zip(passages, vectors))
+    dated = [row for row, p in zip(rows, passages) if p.get("created_at")]
+    for row, p in zip(rows, passages):
+        if p.get("created_at"):
+            row.created_at = p["created_at"]  # auto_now_add set it to now on insert
+    Passage.objects.bulk_update(dated, ["created_at"])
+    return rows

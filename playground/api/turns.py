@@ -3,6 +3,7 @@ as Server-Sent Events in Letta's chunk shapes."""
 
 import asyncio
 import json
+import logging
 import time
 from typing import Any, AsyncIterator
 
@@ -12,6 +13,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from agents.events import agent_group
 from agents.models import Agent, Run
@@ -20,6 +22,8 @@ from memory.models import Message
 from playground.api import letta
 from playground.api.errors import GatewayTimeout
 from playground.api.ids import to_id
+
+logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.1
 IDLE_SECONDS = 5.0  # with no event for this long, look at the run in the database (and ping)
@@ -110,31 +114,53 @@ def turn_stream(agent: Agent, text: str, options: dict) -> StreamingHttpResponse
 
 
 async def _chunks(layer, group: str, channel: str, run_id: int, options: dict, timeout: float) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in _turn_chunks(layer, channel, run_id, options, timeout):
+            yield chunk
+    except Exception as error:  # the headers are sent: say what went wrong in the stream itself
+        logger.exception("stream of run %s failed", run_id)
+        yield _sse({"message_type": "error_message", "error_type": "internal_error", "run_id": to_id("run", run_id),
+                    "message": f"The stream failed ({type(error).__name__}); the turn goes on: poll GET /v1/runs/"
+                               f"{to_id('run', run_id)}.", "detail": None})
+    finally:
+        await layer.group_discard(group, channel)
+    yield _sse("[DONE]")
+
+
+def _receive(layer, channel: str) -> asyncio.Future:
+    return asyncio.ensure_future(layer.receive(channel))
+
+
+async def _turn_chunks(layer, channel: str, run_id: int, options: dict, timeout: float) -> AsyncIterator[bytes]:
     types = options.get("include_return_message_types")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     # one receive at a time, never cancelled mid-wait: channels_redis drops what a cancelled receive buffered
-    receiving = asyncio.ensure_future(layer.receive(channel))
+    receiving = _receive(layer, channel)
     try:
         while True:
             done, _ = await asyncio.wait({receiving}, timeout=IDLE_SECONDS)
+            if done and isinstance(receiving.exception(), RedisTimeoutError):
+                # redis-py >= 8 gives sockets a 5 s read time-out, the length of channels_redis's
+                # blocking pop: an idle wait can end in this error; it only means "nothing yet"
+                receiving, done = _receive(layer, channel), set()
             if not done:
                 run = await _run_now(run_id)
                 if run.status in letta.FINISHED:  # its stop event did not reach us; the database knows the end
                     yield _sse(letta.stop_reason(run.stop_reason))
                     yield _sse(await _usage_of(run_id))
-                    break
+                    return
                 if loop.time() > deadline:
                     yield _sse({"message_type": "error_message", "error_type": "timeout", "run_id": to_id("run", run_id),
                                 "message": f"The turn is still {letta.RUN_STATUS[run.status]}; poll GET /v1/runs/"
                                            f"{to_id('run', run_id)}.", "detail": None})
-                    break
+                    return
                 if options["include_pings"]:
                     yield _sse({"message_type": "ping", "id": f"ping-{run_id}", "date": timezone.now().isoformat(),
                                 "run_id": to_id("run", run_id)})
                 continue
             event = receiving.result().get("event") or {}
-            receiving = asyncio.ensure_future(layer.receive(channel))
+            receiving = _receive(layer, channel)
             if event.get("run_id") != run_id:
                 continue  # another turn of the same agent
             for chunk in letta.from_event(event, use_assistant_message=options["use_assistant_message"],
@@ -144,8 +170,6 @@ async def _chunks(layer, group: str, channel: str, run_id: int, options: dict, t
             if event.get("type") == "stop":
                 yield _sse(letta.stop_reason(event.get("stop_reason", "")))
                 yield _sse(await _usage_of(run_id))
-                break
-        yield _sse("[DONE]")
+                return
     finally:
         receiving.cancel()
-        await layer.group_discard(group, channel)

@@ -1,6 +1,6 @@
 """What every /v1 view shares: JSON in and out, and reading validated input."""
 
-from typing import Any
+from typing import Any, Callable
 
 from django.db.models import QuerySet
 from rest_framework import serializers
@@ -52,15 +52,50 @@ def _cursor(kind: str, value: str | None, name: str) -> int | None:
         raise serializers.ValidationError({name: [f"Not an id of this list: {value[:60]!r}."]}) from None
 
 
+def _ascending(params: dict, newest_first: bool) -> bool:
+    if params.get("order"):
+        return params["order"] == "asc"
+    if params.get("ascending") is not None:
+        return params["ascending"]
+    return not newest_first
+
+
 def listed(queryset: QuerySet, params: dict, kind: str, *, newest_first: bool = False) -> list:
     """A page of `queryset` after the Letta list parameters: after/before (ids of `kind`), limit,
     order (asc/desc) or the older ascending flag."""
-    if params.get("order"):
-        ascending = params["order"] == "asc"
-    elif params.get("ascending") is not None:
-        ascending = params["ascending"]
-    else:
-        ascending = not newest_first
     return page(queryset, after=_cursor(kind, params.get("after"), "after"),
                 before=_cursor(kind, params.get("before"), "before"),
-                limit=params.get("limit") or DEFAULT_LIMIT, ascending=ascending)
+                limit=params.get("limit") or DEFAULT_LIMIT, ascending=_ascending(params, newest_first))
+
+
+def listed_messages(queryset: QuerySet, params: dict, convert: Callable[[Any], list[dict]], *,
+                    newest_first: bool = False) -> list[dict]:
+    """A page of Letta messages. One stored message becomes several Letta messages sharing its id
+    (or none), and a cursor names a stored message, so a page ends between stored messages: it
+    holds at most `limit` Letta messages, unless a single stored message alone has more."""
+    limit = params.get("limit") or DEFAULT_LIMIT
+    ascending = _ascending(params, newest_first)
+    after, before = _cursor("message", params.get("after"), "after"), _cursor("message", params.get("before"), "before")
+    backward = before is not None and after is None  # the messages nearest before the cursor
+    groups: list[list[dict]] = []
+    count = 0
+    while count < limit:
+        rows = page(queryset, after=after, before=before, limit=limit, ascending=ascending)
+        if not rows:
+            break
+        for row in reversed(rows) if backward else rows:
+            items = convert(row)
+            if items and count and count + len(items) > limit:
+                rows = []
+                break
+            groups.append(items if ascending else items[::-1])
+            count += len(items)
+        if not rows:
+            break
+        if backward:
+            before = rows[0].pk
+        else:
+            after = rows[-1].pk
+    if backward:
+        groups.reverse()
+    return [item for group in groups for item in group]

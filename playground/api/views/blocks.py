@@ -6,9 +6,10 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from agents.services import block_change
 from memory.models import Block
 from memory.selectors import agent_blocks
-from memory.services import block_create, block_delete, block_edit, block_link, block_unlink
+from memory.services import block_create, block_delete, block_link, block_unlink
 from playground.api import serializers as s
 from playground.api.ids import from_id
 from playground.api.selectors import agent_block, agent_get, agents_of, block_get
@@ -46,7 +47,7 @@ class BlockDetail(ApiView):
     @extend_schema(tags=TAG, summary="Update a block (kept as a revision)", request=s.BlockUpdate, responses=s.BlockOut)
     def patch(self, request: Request, block_id: str) -> Response:
         block = block_get(request.user, from_id("block", block_id))
-        block = block_edit(block=block, user=request.user, **body(request, s.BlockUpdate))
+        block = block_change(block=block, user=request.user, **body(request, s.BlockUpdate))
         return Response(s.BlockOut(block).data)
 
     @extend_schema(tags=TAG, summary="Delete a block (detaching it from its agents)", responses=s.DeletedOut)
@@ -84,7 +85,7 @@ class AgentBlock(ApiView):
                    responses=s.BlockOut)
     def patch(self, request: Request, agent_id: str, block_label: str) -> Response:
         block = agent_block(agent_get(request.user, from_id("agent", agent_id)), block_label)
-        block = block_edit(block=block, user=request.user, **body(request, s.BlockUpdate))
+        block = block_change(block=block, user=request.user, **body(request, s.BlockUpdate))
         return Response(s.BlockOut(block).data)
 
 

@@ -13,7 +13,7 @@ from playground.api.ids import from_id, from_ids, to_id
 from playground.api.selectors import agent_get, messages_search
 from playground.api.turns import letta_response, turn_stream, turn_wait, wait_seconds
 from playground.api.views.agents import agent_out
-from playground.api.views.base import ApiView, EventStreamRenderer, body, listed, query
+from playground.api.views.base import ApiView, EventStreamRenderer, body, listed_messages, query
 
 TAG = ["messages"]
 STREAM = OpenApiResponse(description="Server-Sent Events: `data: <Letta message chunk>` lines (reasoning_message, "
@@ -34,11 +34,10 @@ class AgentMessages(ApiView):
     def get(self, request: Request, agent_id: str) -> Response:
         agent = agent_get(request.user, from_id("agent", agent_id))
         params = query(request, s.MessageListQuery)
-        # the page is of stored messages; each becomes one or more Letta messages sharing its id
-        rows = listed(Message.objects.filter(agent=agent), params, "message", newest_first=True)
-        ordered = letta.from_messages(rows, types=params.get("include_return_message_types"),
-                                      use_assistant_message=params["use_assistant_message"])
-        return Response(ordered)
+        types, assistant = params.get("include_return_message_types"), params["use_assistant_message"]
+        return Response(listed_messages(
+            Message.objects.filter(agent=agent), params, newest_first=True,
+            convert=lambda row: letta.from_messages([row], types=types, use_assistant_message=assistant)))
 
     @extend_schema(tags=TAG, summary="Send a message and get the turn's messages (or, with streaming: true, its events)",
                    request=s.MessageSend, responses={200: s.LettaResponseOut, 503: OpenApiResponse(

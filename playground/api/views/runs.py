@@ -11,7 +11,7 @@ from playground.api import serializers as s
 from playground.api.ids import from_id, from_ids, to_id
 from playground.api.selectors import run_get, step_get
 from playground.api.turns import turn_usage
-from playground.api.views.base import ApiView, listed, query
+from playground.api.views.base import ApiView, listed, listed_messages, query
 
 TAG = ["runs"]
 
@@ -44,8 +44,7 @@ class RunMessages(ApiView):
     @extend_schema(tags=TAG, summary="The messages of a run", parameters=[s.ListQuery], responses=s.MessageOut(many=True))
     def get(self, request: Request, run_id: str) -> Response:
         run = run_get(request.user, from_id("run", run_id))
-        rows = listed(Message.objects.filter(run=run), query(request, s.ListQuery), "message")
-        return Response(letta.from_messages(rows))
+        return Response(listed_messages(Message.objects.filter(run=run), query(request, s.ListQuery), letta.from_message))
 
 
 class RunSteps(ApiView):
@@ -100,5 +99,4 @@ class StepMessages(ApiView):
     @extend_schema(tags=TAG, summary="The messages a step produced", parameters=[s.ListQuery], responses=s.MessageOut(many=True))
     def get(self, request: Request, step_id: str) -> Response:
         step = step_get(request.user, from_id("step", step_id))
-        rows = listed(Message.objects.filter(step=step), query(request, s.ListQuery), "message")
-        return Response(letta.from_messages(rows))
+        return Response(listed_messages(Message.objects.filter(step=step), query(request, s.ListQuery), letta.from_message))
