@@ -1,9 +1,19 @@
 """Reads of the memory tiers."""
 
-from django.db.models import QuerySet
+from django.apps import apps as django_apps
+from django.db.models import Q, QuerySet
 
-from memory.models import Block, Message, Passage
+from memory.models import Block, MemoryTemplate, Message, Passage
 from memory.search import message_scope, passage_scope, ranked_ids, Ranked
+
+
+def memory_templates(*, kind: str, owner) -> QuerySet[MemoryTemplate]:
+    """The built-in templates of a kind (put back if missing) and the owner's own."""
+    from memory.templates_builtin import seed
+
+    if not MemoryTemplate.objects.filter(owner__isnull=True).exists():
+        seed(django_apps, None)
+    return MemoryTemplate.objects.filter(Q(owner__isnull=True) | Q(owner=owner), kind=kind).order_by("name")
 
 
 def agent_blocks(*, agent_id: int) -> list[Block]:

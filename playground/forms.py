@@ -2,12 +2,11 @@ from django import forms
 from django.conf import settings
 
 from memory.models import Block, MemoryTemplate
+from memory.selectors import memory_templates
 
 
 def template_choices(kind: str, owner) -> list[tuple[str, str]]:
-    templates = MemoryTemplate.objects.filter(kind=kind).filter(owner__isnull=True) | MemoryTemplate.objects.filter(
-        kind=kind, owner=owner)
-    return [(str(t.pk), t.name) for t in templates.order_by("name")]
+    return [(str(t.pk), t.name) for t in memory_templates(kind=kind, owner=owner)]
 
 
 class AgentCreateForm(forms.Form):

@@ -15,8 +15,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR") or Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
+    """Per module: Playwright's sync API keeps an event loop in this thread while it runs, and later
+    tests that use async_to_sync in the main thread must not find it there."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
