@@ -112,6 +112,143 @@ def passage_insert(*, owner_id: int, agent_id: int, text: str, embedding_model: 
                                   embedding_model=embedding_model, tags=tags or [])
 
 
+# --- sources and documents -----------------------------------------------------------------------
+# A source is a folder of documents; its documents' passages are searched by the agents it is
+# attached to (memory.search.passage_scope), once a document is 'done'. Ingestion itself is in
+# memory/ingestion.py and runs in the worker (memory.tasks.ingest_document).
+# (imports here rather than at the top, so that this section merges cleanly with edits above)
+
+from pathlib import Path  # noqa: E402
+
+from django.conf import settings  # noqa: E402
+from django.core.files import File  # noqa: E402
+from django.core.files.uploadedfile import UploadedFile  # noqa: E402
+from django.db import IntegrityError  # noqa: E402
+
+from memory.models import Document, Source  # noqa: E402
+
+DOCUMENT_RUNNING = (Document.Status.PENDING, Document.Status.PARSING, Document.Status.EMBEDDING)
+
+
+def source_create(*, owner, name: str, description: str = "") -> Source:
+    name = name.strip()
+    if not name:
+        raise ValueError("a source needs a name")
+    try:
+        with transaction.atomic():
+            return Source.objects.create(owner=owner, name=name, description=description)
+    except IntegrityError:
+        raise ValueError(f"a source named {name!r} already exists") from None
+
+
+def _queue_ingestion(document_id: int) -> None:
+    from memory.tasks import ingest_document
+
+    transaction.on_commit(lambda: ingest_document.delay(document_id))
+
+
+def document_add(*, owner, source: Source, file: UploadedFile | File | str | Path, filename: str = "",
+                 queue: bool = True) -> Document:
+    """Store an uploaded file (or a file at a path) in a source and queue its ingestion.
+
+    A file over settings.UPLOAD_MAX_BYTES is not stored: its document ends in error at once.
+    `queue=False` leaves ingestion to the caller (the load_source command runs it in-process)."""
+    if source.owner_id != owner.pk:
+        raise PermissionError("that source belongs to someone else")
+    if isinstance(file, (str, Path)):
+        path = Path(file)
+        filename = filename or path.name
+        size = path.stat().st_size
+        opened = None
+    else:
+        filename = filename or Path(getattr(file, "name", "") or "document").name
+        size = file.size
+        opened = file
+    filename = filename[:255]
+    document = Document(owner=owner, source=source, filename=filename, size=size)
+    if size > settings.UPLOAD_MAX_BYTES:
+        limit = settings.UPLOAD_MAX_BYTES / (1024 * 1024)
+        document.status = Document.Status.ERROR
+        document.error = f"file too large: {size / (1024 * 1024):.1f} MB (the limit is {limit:.1f} MB)"
+        document.save()
+        return document
+    if opened is None:
+        with open(path, "rb") as handle:
+            document.file.save(filename, File(handle), save=False)
+    else:
+        document.file.save(filename, opened, save=False)
+    try:
+        document.save()
+    except Exception:
+        document.file.delete(save=False)  # no file without its row
+        raise
+    if queue:
+        _queue_ingestion(document.pk)
+    return document
+
+
+def document_cancel(*, document: Document) -> Document:
+    """Stop an ingestion that is queued or running; its passages go at once, and the run stops at
+    its next batch."""
+    stopped = Document.objects.filter(pk=document.pk, status__in=DOCUMENT_RUNNING).update(
+        status=Document.Status.CANCELLED, error="cancelled", updated_at=timezone.now())
+    document.refresh_from_db()
+    if not stopped:
+        raise ValueError(f"{document.filename} is not being ingested (it is {document.status})")
+    Passage.objects.filter(document=document).delete()
+    from memory.ingestion import document_progress_publish
+
+    document_progress_publish(document)
+    return document
+
+
+def document_reingest(*, document: Document) -> Document:
+    """Ingest again from the stored file; a run in progress stops and the new one starts clean."""
+    Document.objects.filter(pk=document.pk).update(
+        status=Document.Status.PENDING, pages_total=0, pages_parsed=0, chunks_total=0, chunks_embedded=0, error="",
+        updated_at=timezone.now())
+    Passage.objects.filter(document=document).delete()
+    document.refresh_from_db()
+    _queue_ingestion(document.pk)
+    return document
+
+
+def document_delete(*, document: Document) -> None:
+    """The document, its passages and its stored file. A run in progress stops at its next batch."""
+    file = document.file
+    with transaction.atomic():
+        Passage.objects.filter(document=document).delete()
+        document.delete()
+    if file:
+        transaction.on_commit(lambda: file.delete(save=False))
+
+
+def source_attach(*, source: Source, agent) -> None:
+    """The source's documents become part of the agent's archival memory."""
+    if source.owner_id != agent.owner_id:
+        raise PermissionError("the source and the agent belong to different users")
+    other = (Passage.objects.filter(document__source=source).exclude(embedding_model=agent.embedding_model)
+             .values_list("embedding_model", flat=True).first())
+    if other:  # vectors of two models are never compared: search by meaning would silently miss them
+        raise ValueError(f"{source.name} is embedded with {other}, but {agent.name} uses {agent.embedding_model}")
+    source.agents.add(agent)
+
+
+def source_detach(*, source: Source, agent) -> None:
+    """The agent no longer finds the source's passages; the source and its documents stay."""
+    source.agents.remove(agent)
+
+
+def source_delete(*, source: Source) -> None:
+    """The source with all its documents, their passages and their stored files."""
+    files = [d.file for d in source.documents.all() if d.file]
+    with transaction.atomic():
+        Passage.objects.filter(document__source=source).delete()
+        source.delete()  # documents go with it; a run in progress stops at its next batch
+    for file in files:
+        transaction.on_commit(lambda file=file: file.delete(save=False))
+
+
 # --- used by the REST API ------------------------------------------------------------------------
 
 
@@ -168,3 +305,4 @@ def passages_insert_many(*, owner_id: int, agent_id: int, passages: list[dict], 
             row.created_at = p["created_at"]  # auto_now_add set it to now on insert
     Passage.objects.bulk_update(dated, ["created_at"])
     return rows
+

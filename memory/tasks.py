@@ -7,3 +7,17 @@ from memory.services import messages_embed
 def embed_messages(message_ids: list[int]) -> None:
     """Embed new messages for recall search; a turn never waits for this."""
     messages_embed(message_ids=message_ids)
+
+
+from memory.ingestion import document_ingest  # noqa: E402  (appended section)
+from memory.openai_api import ProviderError  # noqa: E402
+
+
+@shared_task(bind=True, name="memory.ingest_document", ignore_result=True, acks_late=True, max_retries=3)
+def ingest_document(self, document_id: int) -> None:
+    """Parse, chunk, embed and insert one document; returns quietly if it is gone or cancelled.
+    An embedding server that is down or overloaded is retried with back-off."""
+    try:
+        document_ingest(document_id=document_id, raise_retryable=self.request.retries < self.max_retries)
+    except ProviderError as error:
+        raise self.retry(exc=error, countdown=5 * 2 ** self.request.retries)

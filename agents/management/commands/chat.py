@@ -16,6 +16,7 @@ from agents.models import Agent, Run
 from agents.selectors import agent_context, agent_for_owner
 from agents.services import agent_create, agent_runs_process, exchange_undo, turn_enqueue
 from memory.models import MemoryTemplate, Source
+from memory.services import source_attach
 
 HELP = "/memory  /dump  /pop  /heartbeat  /memorywarning  /attach SOURCE  /exit"
 TRIGGERS = {"/heartbeat": Run.Trigger.HEARTBEAT, "/memorywarning": Run.Trigger.MEMORY_WARNING}
@@ -92,8 +93,12 @@ class Command(BaseCommand):
             if source is None:
                 self.say(f"no source named {argument.strip()!r}")
             else:
-                source.agents.add(self.agent)
-                self.say(f"attached {source.name}")
+                try:
+                    source_attach(source=source, agent=self.agent)
+                except (ValueError, PermissionError) as error:
+                    self.say(f"cannot attach {source.name}: {error}")
+                else:
+                    self.say(f"attached {source.name}")
         else:
             self.say(f"unknown command {name}; commands: {HELP}")
 
