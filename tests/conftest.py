@@ -108,7 +108,8 @@ class LiveStack:
         env = {
             **os.environ, "DJANGO_SETTINGS_MODULE": "playground.settings", "PYTHONUNBUFFERED": "1",
             "PLAYGROUND_DATA_DIR": str(settings.DATA_DIR), "DATABASE_NAME": connection.settings_dict["NAME"],
-            "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+            # its own queue: tasks that tests queue in-process are for their in-process worker
+            "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE + "-live",
             "CHANNELS_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
             "OPENAI_BASE_URL": llm_url, "OPENAI_API_KEY": "test-key", "LLM_MODEL": "gpt-4o-mini",
             "LLM_MAX_RETRIES": "1", "SECRET_KEY": settings.SECRET_KEY,
@@ -116,7 +117,7 @@ class LiveStack:
         commands = {
             "web": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "playground.asgi:application"],
             "worker": [sys.executable, "-m", "celery", "-A", "playground", "worker", "--pool", "threads",
-                       "--concurrency", "4", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--without-gossip",
+                       "--concurrency", "4", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE + "-live", "--without-gossip",
                        "--without-mingle", "-n", f"live-{os.getpid()}@%h", "--loglevel", "WARNING"],
         }
         self.processes = {
