@@ -1,6 +1,5 @@
 """The MemGPT loop: one turn of an agent, from an event to the end of its chain of steps."""
 
-import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -9,7 +8,7 @@ from typing import Any, Callable
 from agents.engine import prompts
 from agents.engine.context import CompiledContext, compile_context, over_flush_line, over_warning_line
 from agents.engine.tools import TOOL_SCHEMAS, ToolContext, ToolOutcome, argument_of, execute
-from agents.engine.types import LLM, AgentState, Completion, MessageView, Publish, StepRecord, Store, ToolCall
+from agents.engine.types import LLM, Completion, MessageView, Publish, StepRecord, Store, ToolCall
 from memory.openai_api import ProviderError
 from memory.tokens import Tokenizer
 

@@ -10,7 +10,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from django.views.decorators.http import require_GET, require_POST
 
 from agents.llm import LLMNotConfigured
-from agents.models import Agent, Run
+from agents.models import Run
 from agents.services import agent_create, agent_delete, agent_duplicate, exchange_undo, messages_reset, turn_enqueue
 from memory.models import Message
 from playground.forms import AgentCreateForm, MessageForm

@@ -15,7 +15,8 @@ def test_pages_need_a_login(client):
 
 @pytest.mark.django_db
 def test_a_user_sees_only_their_own_agents(client):
-    mine, theirs = make_agent(name="Mine"), make_agent(name="<b>Theirs</b>")
+    mine = make_agent(name="Mine")
+    make_agent(name="<b>Theirs</b>")
     client.force_login(mine.owner)
     page = client.get("/").content.decode()
     assert "Mine" in page and "Theirs" not in page

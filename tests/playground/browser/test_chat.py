@@ -76,7 +76,7 @@ def test_a_block_edited_in_its_form_is_in_the_next_steps_prompt(page, session_ll
     assert "<value>\nPrefers to be called Captain.\n</value>" in step.request["messages"][0]["content"]
 
     page.click(".tabs .tab:has-text('Traces')")
-    page.click(f"a:has-text('step 0')")
+    page.click("a:has-text('step 0')")
     page.wait_for_selector(".step-detail")
     assert "Prefers to be called Captain." in page.locator(".step-detail pre.json").first.text_content()
     screenshot(page, "agent-trace")
