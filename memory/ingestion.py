@@ -1,9 +1,10 @@
 """Documents into archival memory: sniff the file, parse it page by page, chunk, embed, insert.
 
-The pipeline streams: a page is parsed, cut into chunks, and every EMBED_BATCH chunks are embedded
-and inserted, so a document's vectors are never all in memory. Passages of a document are searched
-only once it is 'done' (memory.search.passage_scope), and on any error or cancel they are deleted,
-so nobody ever sees half a document.
+The pipeline streams: a page is parsed, cut into chunks (never across pages, so that a passage
+cites one page), and every EMBED_BATCH chunks are embedded and inserted, so a document's vectors
+are never all in memory. Passages of a document are searched only once it is 'done'
+(memory.search.passage_scope), and on any error or cancel they are deleted, so nobody ever sees
+half a document.
 
 A run owns its document while the status is parsing/embedding. Every progress write is an UPDATE
 conditional on that, so a cancel, a re-run (status back to pending) or a delete made elsewhere stops
@@ -23,7 +24,7 @@ from typing import IO
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from memory.embeddings import Embedder, get_embedder
@@ -478,11 +479,17 @@ class _Run:
         self.save(status=Document.Status.EMBEDDING, pages_parsed=pages_parsed,
                   chunks_total=document.chunks_total + len(batch))
         vectors = self.embedder.embed([chunk.text for chunk in batch])
-        Passage.objects.bulk_create(
-            Passage(owner_id=document.owner_id, document_id=document.pk, text=chunk.text, page_start=chunk.page_start,
-                    page_end=chunk.page_end, embedding=vector, embedding_model=self.embedder.model)
-            for chunk, vector in zip(batch, vectors)
-        )
+        try:
+            Passage.objects.bulk_create(
+                Passage(owner_id=document.owner_id, document_id=document.pk, text=chunk.text,
+                        page_start=chunk.page_start, page_end=chunk.page_end, embedding=vector,
+                        embedding_model=self.embedder.model)
+                for chunk, vector in zip(batch, vectors)
+            )
+        except IntegrityError:
+            if not Document.objects.filter(pk=document.pk).exists():  # deleted while this batch was embedded
+                raise Stopped() from None
+            raise
         self.save(chunks_embedded=document.chunks_embedded + len(batch))
 
 

@@ -217,6 +217,20 @@ def test_a_failure_half_way_leaves_no_passages(source):
     assert not Passage.objects.filter(document=document).exists()
 
 
+@pytest.mark.django_db(transaction=True)  # the passages' foreign key is checked at commit: commit for real
+def test_a_document_deleted_while_a_batch_is_embedded_stops_the_run_quietly(media, caplog):
+    source = source_create(owner=make_user(), name="manuals")
+    pages = [" ".join(sentences("ledger", n, 40)) for n in range(1, 4)]
+
+    def delete_it(document):
+        if document.status == "embedding" and not document.chunks_embedded:  # about to embed and insert
+            document_delete(document=Document.objects.get(pk=document.pk))
+
+    assert ingest(source.owner, source, "ledger.pdf", make_pdf(pages), on_progress=delete_it) is None
+    assert not Passage.objects.exists() and not Document.objects.exists()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
 # --- cancel and re-run -----------------------------------------------------------------------------
 
 

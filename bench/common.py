@@ -1,0 +1,58 @@
+"""What the bench scripts share: Django on the configured (or embedded) services, in a database of
+their own so that a development database never sees their rows, and small timing helpers."""
+
+import os
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "playground.settings")
+
+
+def setup_django() -> None:
+    """Start the embedded servers if they are used, switch to `<database>_bench` (created and
+    migrated on first use) and set Django up."""
+    from playground import embedded
+
+    embedded.ensure_for_environment()
+    import django
+    from django.conf import settings
+
+    bench_name = settings.DATABASES["default"]["NAME"] + "_bench"
+    _create_database(bench_name)
+    settings.DATABASES["default"]["NAME"] = bench_name
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def _create_database(name: str) -> None:
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    params = {"dbname": "postgres", "user": db["USER"], "host": db["HOST"], "port": db["PORT"] or None}
+    if db.get("PASSWORD"):
+        params["password"] = db["PASSWORD"]
+    with psycopg.connect(**{k: v for k, v in params.items() if v is not None}, autocommit=True) as connection:
+        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    line = lambda row: "  ".join(str(cell).rjust(width) if i else str(cell).ljust(width)  # noqa: E731
+                                 for i, (cell, width) in enumerate(zip(row, widths)))
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
