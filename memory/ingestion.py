@@ -204,7 +204,7 @@ def _reason(error: Exception) -> str:
 
 def chunk_sizes(embedder: Embedder) -> tuple[int, int]:
     """(chunk tokens, overlap tokens) for what the model reads: a fifth below its limit, for
-    the [CLS]/[SEP] tokens and tokenizers that count a little differently; 204/30 for MiniLM."""
+    the [CLS]/[SEP] tokens and tokenizers that count a little differently; 204/31 for MiniLM."""
     size = min(int(embedder.max_tokens * 0.8), MAX_CHUNK_TOKENS)
     return size, round(size * 0.15)
 
@@ -230,10 +230,11 @@ _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*\s+|\n[ \t]*\n\s*")
 
 
 class Chunker:
-    """Cuts a stream of pages into chunks of at most `size` tokens with about `overlap` tokens
-    repeated from the previous chunk of the same page. Units are sentences; a chunk ends at the last paragraph
-    break if that leaves it at least half full, else at a sentence; a sentence longer than a
-    unit may be is cut between words (or inside a word that is longer still). Nothing is dropped."""
+    """Cuts a stream of pages into chunks of at most `size` tokens, each starting with about
+    `overlap` tokens repeated from the previous chunk of the same page. Units are sentences: a full
+    chunk ends at its last paragraph break if that leaves it at least half full, else at a sentence.
+    A sentence longer than a chunk is cut between words into pieces of `overlap` tokens (a single
+    word longer still, between characters). Nothing is dropped."""
 
     def __init__(self, count_tokens: Callable[[str], int], size: int, overlap: int) -> None:
         if not 0 <= overlap < size:

@@ -164,7 +164,7 @@ def document_add(*, owner, source: Source, file: UploadedFile | File | str | Pat
         filename = filename or Path(getattr(file, "name", "") or "document").name
         size = file.size
         opened = file
-    filename = filename[:255]
+    filename = Path(filename).name[:255] or "document"  # a name, never a path into MEDIA_ROOT
     document = Document(owner=owner, source=source, filename=filename, size=size)
     if size > settings.UPLOAD_MAX_BYTES:
         limit = settings.UPLOAD_MAX_BYTES / (1024 * 1024)

@@ -333,7 +333,7 @@ def test_delete_a_document_and_a_source_with_their_files(source, django_capture_
     assert not any(os.path.exists(p) for p in paths)
 
 
-def test_document_add_queues_ingestion_after_commit(source, django_capture_on_commit_callbacks):
+def test_document_add_queues_ingestion_after_commit(source, media, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
         document_add(owner=source.owner, source=source, file=uploaded("a.txt", b"Alpha words."))
     assert len(callbacks) == 1
@@ -342,6 +342,8 @@ def test_document_add_queues_ingestion_after_commit(source, django_capture_on_co
     assert callbacks == []
     with pytest.raises(PermissionError):
         document_add(owner=make_user(), source=source, file=uploaded("c.txt", b"Gamma."))
+    sneaky = document_add(owner=source.owner, source=source, file=uploaded("d.txt", b"Delta."), filename="../../d.txt")
+    assert sneaky.filename == "d.txt" and sneaky.file.path.startswith(str(media))
 
 
 # --- hybrid search over ingested documents ---------------------------------------------------------
