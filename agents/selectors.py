@@ -68,7 +68,8 @@ def agent_file_export(*, agent: Agent, include_passages: bool = False) -> dict:
             for m in messages
         ],
         "in_context_message_ids": [message_ids[m.pk] for m in messages if m.in_context],
-        "metadata": {"memgpt_playground": {name: getattr(agent, name) for name in AGENT_FILE_SETTINGS}},
+        "metadata": {"memgpt_playground": {**{name: getattr(agent, name) for name in AGENT_FILE_SETTINGS},
+                                           "memory_edited_at": _moment(agent.memory_edited_at)}},
         "tool_rules": [],
         "include_base_tools": False,
     }

@@ -306,3 +306,39 @@ def passages_insert_many(*, owner_id: int, agent_id: int, passages: list[dict], 
     Passage.objects.bulk_update(dated, ["created_at"])
     return rows
 
+
+def source_update(*, source: Source, **changes) -> Source:
+    """Rename a folder or change its description; a name taken by another of the owner's folders
+    raises IntegrityError."""
+    unknown = set(changes) - {"name", "description"}
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    if "name" in changes and not changes["name"].strip():
+        raise ValueError("a source needs a name")
+    for name, value in changes.items():
+        setattr(source, name, value.strip() if name == "name" else value)
+    with transaction.atomic():
+        source.save(update_fields=list(changes))
+    return source
+
+
+def document_upload(*, owner, source: Source, file, filename: str, duplicate_handling: str = "suffix") -> Document | None:
+    """document_add with Letta's choices for a name already in the folder: "skip" keeps the old file
+    and returns it, "error" raises FileExistsError, "suffix" stores "name (2).pdf", "replace" deletes
+    the old file first."""
+    existing = Document.objects.filter(source=source, filename=filename).first()
+    if existing is not None:
+        if duplicate_handling == "skip":
+            return existing
+        if duplicate_handling == "error":
+            raise FileExistsError(f"{source.name} already has a file named {filename!r}")
+        if duplicate_handling == "replace":
+            document_delete(document=existing)
+        else:
+            stem, dot, extension = filename.rpartition(".") if "." in filename else (filename, "", "")
+            taken = set(Document.objects.filter(source=source).values_list("filename", flat=True))
+            number = 2
+            while (candidate := f"{stem} ({number}){dot}{extension}") in taken:
+                number += 1
+            filename = candidate
+    return document_add(owner=owner, source=source, file=file, filename=filename)

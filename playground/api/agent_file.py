@@ -162,6 +162,9 @@ def _settings(spec: dict) -> dict:
             checks.append((isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high,
                            f"metadata.memgpt_playground.{name} is from {low} to {high}"))
             extra[name] = value
+    if ours.get("memory_edited_at"):
+        edited = serializers.DateTimeField().to_internal_value(ours["memory_edited_at"])
+        extra["memory_edited_at"] = edited
     for ok, problem in checks:
         if not ok:
             raise serializers.ValidationError({"agents": [problem]})

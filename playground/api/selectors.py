@@ -29,7 +29,7 @@ def agents_of(owner) -> QuerySet[Agent]:
 
 
 def agent_get(owner, pk: int) -> Agent:
-    return agents_of(owner).get(pk=pk)
+    return Agent.objects.get(owner=owner, pk=pk)
 
 
 def block_get(owner, pk: int) -> Block:

@@ -29,7 +29,7 @@ MAX_AGENT_FILE = 50 * 1024 * 1024
 
 def agent_out(owner, pk: int) -> dict:
     """The agent read again with everything its Letta shape needs."""
-    return s.AgentOut(agent_get(owner, pk)).data
+    return s.AgentOut(agents_of(owner).get(pk=pk)).data
 
 
 class AgentList(ApiView):

@@ -2,31 +2,43 @@
 
 from typing import Any, Callable
 
+from django.conf import settings
 from django.db.models import QuerySet
 from rest_framework import serializers
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from playground.api.errors import PayloadTooLarge
 from playground.api.ids import from_id
 from playground.api.selectors import page
 
 DEFAULT_LIMIT = 50
 
 
-class EventStreamRenderer(JSONRenderer):
-    """Lets a client that accepts only text/event-stream reach the streaming routes (the stream
-    itself is written by the view); errors still go out as JSON."""
+class AlwaysJson(DefaultContentNegotiation):
+    """JSON whatever the Accept header asks for: a browser's text/html, or the text/event-stream of
+    an SSE client (the streams are written by their views; their errors are JSON too)."""
 
-    media_type = "text/event-stream"
-    format = "sse"
+    def select_renderer(self, request: Request, renderers: list, format_suffix: str | None = None) -> tuple:
+        return renderers[0], renderers[0].media_type
 
 
 class ApiView(APIView):
     renderer_classes = [JSONRenderer]
     parser_classes = [JSONParser]
+    content_negotiation_class = AlwaysJson
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # DRF parses JSON straight from the stream, past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE and not request.content_type.startswith("multipart/"):
+            raise PayloadTooLarge(f"The request body has {length} bytes; the limit is "
+                                  f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} (DATA_UPLOAD_MAX_MEMORY_SIZE).")
+        super().initial(request, *args, **kwargs)
 
 
 def valid(serializer_class: type[serializers.Serializer], data: Any) -> dict:

@@ -13,7 +13,7 @@ from playground.api.ids import from_id, from_ids, to_id
 from playground.api.selectors import agent_get, messages_search
 from playground.api.turns import letta_response, turn_stream, turn_wait, wait_seconds
 from playground.api.views.agents import agent_out
-from playground.api.views.base import ApiView, EventStreamRenderer, body, listed_messages, query
+from playground.api.views.base import ApiView, body, listed_messages, query
 
 TAG = ["messages"]
 STREAM = OpenApiResponse(description="Server-Sent Events: `data: <Letta message chunk>` lines (reasoning_message, "
@@ -27,8 +27,6 @@ def _options(data: dict) -> dict:
 
 
 class AgentMessages(ApiView):
-    renderer_classes = [*ApiView.renderer_classes, EventStreamRenderer]
-
     @extend_schema(tags=TAG, summary="An agent's messages (recall memory), newest first unless order=asc",
                    parameters=[s.MessageListQuery], responses=s.MessageOut(many=True))
     def get(self, request: Request, agent_id: str) -> Response:
@@ -52,8 +50,6 @@ class AgentMessages(ApiView):
 
 
 class AgentMessagesStream(ApiView):
-    renderer_classes = [*ApiView.renderer_classes, EventStreamRenderer]
-
     @extend_schema(tags=TAG, summary="Send a message and stream the turn's events", request=s.MessageSend,
                    responses={200: STREAM})
     def post(self, request: Request, agent_id: str):

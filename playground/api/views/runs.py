@@ -9,7 +9,7 @@ from memory.models import Message
 from playground.api import letta
 from playground.api import serializers as s
 from playground.api.ids import from_id, from_ids, to_id
-from playground.api.selectors import run_get, step_get
+from playground.api.selectors import agent_get, run_get, step_get
 from playground.api.turns import turn_usage
 from playground.api.views.base import ApiView, listed, listed_messages, query
 
@@ -23,7 +23,7 @@ class RunList(ApiView):
         runs = Run.objects.filter(agent__owner=request.user)
         agent_ids = from_ids("agent", (params.get("agent_ids") or []) + ([params["agent_id"]] if params.get("agent_id") else []))
         if agent_ids:
-            runs = runs.filter(agent_id__in=agent_ids)
+            runs = runs.filter(agent__in=[agent_get(request.user, pk) for pk in agent_ids])
         if params.get("statuses"):
             runs = runs.filter(status__in=[letta.RUN_STATUS_OURS[status] for status in params["statuses"]])
         if params.get("active") is not None:
@@ -68,7 +68,7 @@ class StepList(ApiView):
         params = query(request, s.StepListQuery)
         steps = Step.objects.filter(agent__owner=request.user).select_related("agent")
         if params.get("agent_id"):
-            steps = steps.filter(agent_id=from_id("agent", params["agent_id"]))
+            steps = steps.filter(agent=agent_get(request.user, from_id("agent", params["agent_id"])))
         if params.get("model"):
             steps = steps.filter(model=params["model"])
         if params.get("start_date"):
