@@ -78,3 +78,43 @@ def fragment_context(agent: Agent, event: dict) -> dict:
     if kind == "usage":
         return {"inspector": True, **inspector_context(Agent.objects.get(pk=agent.pk))}
     return {}
+
+
+@database_sync_to_async
+def _owned_source(user, source_id: int):
+    from memory.models import Source
+
+    return Source.objects.filter(pk=source_id, owner=user).first() if user.is_authenticated else None
+
+
+def _document_row(document_id: int) -> str:
+    from memory.models import Document
+
+    document = Document.objects.filter(pk=document_id).first()
+    if document is None:
+        return ""
+    return render_to_string("sources/list.html#document", {"document": document, "oob": True})
+
+
+class SourceConsumer(AsyncJsonWebsocketConsumer):
+    """Live progress of a source's documents: each progress event re-renders the document's row."""
+
+    async def connect(self) -> None:
+        from memory.ingestion import source_group
+
+        source_id = self.scope["url_route"]["kwargs"]["source_id"]
+        if await _owned_source(self.scope["user"], source_id) is None:
+            await self.close(code=4403)
+            return
+        self.group = source_group(source_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def document_progress(self, event: dict) -> None:
+        row = await database_sync_to_async(_document_row)(event["document_id"])
+        if row:
+            await self.send(text_data=row)

@@ -1,7 +1,8 @@
 from django.urls import path
 
-from playground.consumers import AgentConsumer
+from playground.consumers import AgentConsumer, SourceConsumer
 
 websocket_urlpatterns = [
     path("ws/agents/<int:agent_id>/", AgentConsumer.as_asgi()),
+    path("ws/sources/<int:source_id>/", SourceConsumer.as_asgi()),
 ]

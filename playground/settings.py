@@ -121,7 +121,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNELS_PREFIX", "playground")},
+        # redis-py 8 gives sockets a 5 s read time-out by default, the same 5 s that channels_redis
+        # blocks for in BZPOPMIN: an idle receive then fails with "Timeout reading". Give it room.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                   "prefix": env_str("CHANNELS_PREFIX", "playground")},
     }
 }
 

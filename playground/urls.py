@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from playground.views import agents, inspect, memory
+from playground.views import agents, inspect, memory, sources
 from playground.views.health import healthz
 
 agent = "agents/<int:agent_id>/"
@@ -36,4 +36,10 @@ urlpatterns = [
     path(agent + "traces", inspect.traces_panel, name="traces"),
     path(agent + "steps/<int:step_id>", inspect.step_detail, name="step"),
     path(agent + "steps/<int:step_id>.json", inspect.step_download, name="step-json"),
+    path("sources/", sources.source_list, name="sources"),
+    path("sources/new", sources.source_new, name="source-new"),
+    path("sources/<int:source_id>/upload", sources.source_upload, name="source-upload"),
+    path("sources/<int:source_id>/delete", sources.source_remove, name="source-delete"),
+    path("sources/<int:source_id>/agents/<str:action>", sources.source_agents, name="source-agents"),
+    path("documents/<int:document_id>/<str:action>", sources.document_action, name="document-action"),
 ]

@@ -14,6 +14,7 @@ from typing import Any, Iterable
 from django.conf import settings
 from django.utils import timezone
 
+from agents.engine.context import CompiledContext
 from agents.engine.tools import TOOL_SCHEMAS
 from agents.llm import LLM_CLIENTS, model_name
 from agents.models import Agent, Run, Step
@@ -101,6 +102,33 @@ def tool(name: str) -> dict[str, Any]:
     return {"id": f"tool-{name}", "name": name, "description": function["description"], "json_schema": function,
             "tool_type": TOOL_TYPES.get(name, "letta_core"), "source_type": "python", "tags": [],
             "return_char_limit": None, "args_json_schema": None}
+
+
+def context_window_overview(context: CompiledContext, *, archival: int, recall: int) -> dict[str, Any]:
+    """Letta's ContextWindowOverview of a compiled context, with `tokens`: our exact count per tier."""
+    tokens, sections = context.tokens, context.sections
+    summary = sections["summary"] or None
+    history = context.messages[2 if summary else 1:]  # after the system message and the summary
+    return {
+        "context_window_size_max": tokens["context_window"],
+        "context_window_size_current": tokens["prompt_total"],
+        "num_messages": len(context.messages),
+        "num_archival_memory": archival,
+        "num_recall_memory": recall,
+        "num_tokens_external_memory_summary": tokens["memory_metadata"],
+        "external_memory_summary": sections["memory_metadata"],
+        "num_tokens_system": tokens["system_instructions"],
+        "system_prompt": sections["system_instructions"],
+        "num_tokens_core_memory": tokens["core_memory"],
+        "core_memory": sections["core_memory"],
+        "num_tokens_summary_memory": tokens["summary"],
+        "summary_memory": summary,
+        "num_tokens_functions_definitions": tokens["tool_schemas"],
+        "functions_definitions": context.tools,
+        "num_tokens_messages": tokens["messages"],
+        "messages": history,
+        "tokens": tokens,
+    }
 
 
 # --- recall memory as Letta messages ------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 
 from agents.models import Agent, Run, Step
 from memory.models import Block, BlockAttachment, Document, Message, Passage, Source
@@ -28,12 +28,75 @@ def agents_of(owner) -> QuerySet[Agent]:
                          .only("id", "agent_id").order_by("id"))))
 
 
+def agents_matching(owner, *, name: str | None = None, query_text: str | None = None, tags: list[str] | None = None,
+                    match_all_tags: bool = False, last_stop_reason: str | None = None) -> QuerySet[Agent]:
+    agents = agents_of(owner)
+    if name:
+        agents = agents.filter(name=name)
+    if query_text:
+        agents = agents.filter(name__icontains=query_text)
+    if tags:
+        agents = agents.filter(tags__contains=tags) if match_all_tags else agents.filter(tags__overlap=tags)
+    if last_stop_reason:
+        agents = agents.filter(last_stop_reason=last_stop_reason)
+    return agents
+
+
+def blocks_matching(owner, *, label: str | None = None, label_search: str | None = None, value_search: str | None = None,
+                    description_search: str | None = None, agents_more_than: int | None = None,
+                    agents_fewer_than: int | None = None, agents_exactly: list[int] | None = None) -> QuerySet[Block]:
+    blocks = Block.objects.filter(owner=owner).annotate(agent_count=Count("blockattachment"))
+    for value, lookup in ((label, "label"), (label_search, "label__icontains"), (value_search, "value__icontains"),
+                          (description_search, "description__icontains"), (agents_more_than, "agent_count__gt"),
+                          (agents_fewer_than, "agent_count__lt"), (agents_exactly, "agent_count__in")):
+        if value is not None:
+            blocks = blocks.filter(**{lookup: value})
+    return blocks
+
+
+def runs_matching(owner, *, agents: list[Agent] | None = None, statuses: list[str] | None = None,
+                  active: bool | None = None, stop_reason: str | None = None) -> QuerySet[Run]:
+    runs = Run.objects.filter(agent__owner=owner)
+    if agents:
+        runs = runs.filter(agent__in=agents)
+    if statuses:
+        runs = runs.filter(status__in=statuses)
+    if active is not None:
+        running = [Run.Status.QUEUED, Run.Status.RUNNING]
+        runs = runs.filter(status__in=running) if active else runs.exclude(status__in=running)
+    if stop_reason:
+        runs = runs.filter(stop_reason=stop_reason)
+    return runs
+
+
+def steps_matching(owner, *, agent: Agent | None = None, model: str | None = None, start: datetime | None = None,
+                   end: datetime | None = None) -> QuerySet[Step]:
+    steps = Step.objects.filter(agent__owner=owner).select_related("agent")
+    if agent is not None:
+        steps = steps.filter(agent=agent)
+    if model:
+        steps = steps.filter(model=model)
+    if start:
+        steps = steps.filter(created_at__gte=start)
+    if end:
+        steps = steps.filter(created_at__lt=end)
+    return steps
+
+
 def agent_get(owner, pk: int) -> Agent:
     return Agent.objects.get(owner=owner, pk=pk)
 
 
 def block_get(owner, pk: int) -> Block:
     return Block.objects.get(owner=owner, pk=pk)
+
+
+def owned(model: type, owner, pks: list[int]) -> list:
+    """The owner's rows with these keys, in this order; model.DoesNotExist if one is missing or not theirs."""
+    rows = model.objects.filter(owner=owner).in_bulk(pks)
+    if any(pk not in rows for pk in pks):
+        raise model.DoesNotExist
+    return [rows[pk] for pk in dict.fromkeys(pks)]
 
 
 def agent_block(agent: Agent, label: str) -> Block:

@@ -6,6 +6,7 @@ Inputs accept what the Letta SDK sends and ignore the fields the playground has 
 """
 
 import re
+import secrets
 from typing import Any
 
 from django.conf import settings
@@ -242,6 +243,12 @@ class AgentCreate(_AgentFields):
         if unknown:
             raise serializers.ValidationError({"tools": [
                 f"Unknown tool {unknown[0]!r}: only the built-in tools exist here ({', '.join(letta.TOOLS)})."]})
+        memory_blocks = attrs.get("memory_blocks")
+        self.settings.setdefault("name", f"agent-{secrets.token_hex(3)}")  # Letta names an unnamed agent too
+        # no blocks named at all: agent_create's persona and human blocks
+        if memory_blocks is not None or attrs.get("block_ids"):
+            self.settings["blocks"] = [dict(block) for block in memory_blocks or []]
+        self.folder_ids = (attrs.get("folder_ids") or []) + (attrs.get("source_ids") or [])
         return attrs
 
 

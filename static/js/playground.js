@@ -67,3 +67,29 @@
   document.addEventListener("htmx:afterSwap", function (event) { if (event.detail.target.id === "send-form") scrollDown(); });
   document.addEventListener("DOMContentLoaded", scrollDown);
 })();
+
+// Files dropped on a source's drop zone (or chosen in it) are uploaded at once.
+(function () {
+  "use strict";
+  function zoneOf(event) { return event.target.closest && event.target.closest(".dropzone"); }
+  document.addEventListener("dragover", function (event) {
+    const zone = zoneOf(event);
+    if (zone) { event.preventDefault(); zone.classList.add("over"); }
+  });
+  document.addEventListener("dragleave", function (event) {
+    const zone = zoneOf(event);
+    if (zone) zone.classList.remove("over");
+  });
+  document.addEventListener("drop", function (event) {
+    const zone = zoneOf(event);
+    if (!zone) return;
+    event.preventDefault();
+    zone.classList.remove("over");
+    const input = zone.querySelector("input[type=file]");
+    input.files = event.dataTransfer.files;
+    htmx.trigger(input.form, "submit");
+  });
+  document.addEventListener("change", function (event) {
+    if (event.target.matches(".dropzone input[type=file]") && event.target.files.length) htmx.trigger(event.target.form, "submit");
+  });
+})();

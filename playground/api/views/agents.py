@@ -1,9 +1,7 @@
 """/v1/agents: create, list, retrieve, update, delete; context window; export and import."""
 
 import json
-import secrets
 
-from django.db import transaction
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -12,15 +10,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agents.selectors import agent_context, agent_file_export
-from agents.services import agent_create, agent_delete, agent_file_import, agent_update
+from agents.services import agent_create_with_folders, agent_delete, agent_file_import, agent_update
 from memory.models import Block, Source
 from memory.selectors import archival_count, recall_count
-from memory.services import source_attach
+from playground.api import letta
 from playground.api import serializers as s
 from playground.api.agent_file import agent_file_read
 from playground.api.errors import PayloadTooLarge
 from playground.api.ids import from_id, from_ids, to_id
-from playground.api.selectors import agent_get, agents_of
+from playground.api.selectors import agent_get, agents_matching, agents_of, owned
 from playground.api.views.base import ApiView, body, listed, query
 
 TAG = ["agents"]
@@ -36,41 +34,20 @@ class AgentList(ApiView):
     @extend_schema(tags=TAG, summary="List agents", parameters=[s.AgentListQuery], responses=s.AgentOut(many=True))
     def get(self, request: Request) -> Response:
         params = query(request, s.AgentListQuery)
-        agents = agents_of(request.user)
-        if params.get("name"):
-            agents = agents.filter(name=params["name"])
-        if params.get("query_text"):
-            agents = agents.filter(name__icontains=params["query_text"])
-        if params.get("tags"):
-            agents = agents.filter(tags__contains=params["tags"]) if params["match_all_tags"] else agents.filter(
-                tags__overlap=params["tags"])
-        if params.get("last_stop_reason"):
-            agents = agents.filter(last_stop_reason=params["last_stop_reason"])
+        agents = agents_matching(request.user, name=params.get("name"), query_text=params.get("query_text"),
+                                 tags=params.get("tags"), match_all_tags=params["match_all_tags"],
+                                 last_stop_reason=params.get("last_stop_reason"))
         return Response(s.AgentOut(listed(agents, params, "agent", newest_first=True), many=True).data)
 
     @extend_schema(tags=TAG, summary="Create an agent", request=s.AgentCreate, responses={201: s.AgentOut})
     def post(self, request: Request) -> Response:
         fields = s.AgentCreate(data=request.data)
         fields.is_valid(raise_exception=True)
-        data, settings_, owner = fields.validated_data, dict(fields.settings), request.user
-        block_ids = from_ids("block", data.get("block_ids"))
-        if Block.objects.filter(owner=owner, pk__in=block_ids).count() != len(set(block_ids)):
-            raise Block.DoesNotExist
-        folder_ids = from_ids("source", (data.get("folder_ids") or []) + (data.get("source_ids") or []))
-        folders = list(Source.objects.filter(owner=owner, pk__in=folder_ids))
-        if len(folders) != len(set(folder_ids)):
-            raise Source.DoesNotExist
-        memory_blocks = data.get("memory_blocks")
-        # no blocks named at all: the default persona and human blocks
-        blocks = None if memory_blocks is None and not block_ids else [dict(b) for b in memory_blocks or []]
-        with transaction.atomic():
-            agent = agent_create(
-                owner=owner, name=settings_.pop("name", None) or f"agent-{secrets.token_hex(3)}", blocks=blocks,
-                block_ids=block_ids, embedding_model=settings_.pop("embedding_model", None),
-                context_window=settings_.pop("context_window", None), **settings_)
-            for folder in folders:
-                source_attach(source=folder, agent=agent)
-        return Response(agent_out(owner, agent.pk), status=status.HTTP_201_CREATED)
+        blocks = owned(Block, request.user, from_ids("block", fields.validated_data.get("block_ids")))
+        folders = owned(Source, request.user, from_ids("source", fields.folder_ids))
+        agent = agent_create_with_folders(owner=request.user, folders=folders, block_ids=[b.pk for b in blocks],
+                                          **fields.settings)
+        return Response(agent_out(request.user, agent.pk), status=status.HTTP_201_CREATED)
 
 
 class AgentDetail(ApiView):
@@ -99,29 +76,8 @@ class AgentContext(ApiView):
     def get(self, request: Request, agent_id: str) -> Response:
         agent = agent_get(request.user, from_id("agent", agent_id))
         context = agent_context(agent=agent)
-        tokens, sections = context.tokens, context.sections
-        history = context.messages[1:]
-        summary = sections["summary"] or None
-        return Response({
-            "context_window_size_max": tokens["context_window"],
-            "context_window_size_current": tokens["prompt_total"],
-            "num_messages": len(context.messages),
-            "num_archival_memory": archival_count(agent_id=agent.pk),
-            "num_recall_memory": recall_count(agent_id=agent.pk),
-            "num_tokens_external_memory_summary": tokens["memory_metadata"],
-            "external_memory_summary": sections["memory_metadata"],
-            "num_tokens_system": tokens["system_instructions"],
-            "system_prompt": sections["system_instructions"],
-            "num_tokens_core_memory": tokens["core_memory"],
-            "core_memory": sections["core_memory"],
-            "num_tokens_summary_memory": tokens["summary"],
-            "summary_memory": summary,
-            "num_tokens_functions_definitions": tokens["tool_schemas"],
-            "functions_definitions": context.tools,
-            "num_tokens_messages": tokens["messages"],
-            "messages": history[1:] if summary else history,
-            "tokens": tokens,
-        })
+        return Response(letta.context_window_overview(context, archival=archival_count(agent_id=agent.pk),
+                                                      recall=recall_count(agent_id=agent.pk)))
 
 
 class AgentRecompile(ApiView):

@@ -1,18 +1,16 @@
 """Core memory blocks: standalone (/v1/blocks) and an agent's (/v1/agents/{id}/core-memory/blocks)."""
 
-from django.db.models import Count
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agents.services import block_change
-from memory.models import Block
 from memory.selectors import agent_blocks
 from memory.services import block_create, block_delete, block_link, block_unlink
 from playground.api import serializers as s
 from playground.api.ids import from_id
-from playground.api.selectors import agent_block, agent_get, agents_of, block_get
+from playground.api.selectors import agent_block, agent_get, agents_of, block_get, blocks_matching
 from playground.api.views.agents import agent_out
 from playground.api.views.base import ApiView, body, listed, query
 
@@ -23,14 +21,12 @@ class BlockList(ApiView):
     @extend_schema(tags=TAG, summary="List blocks", parameters=[s.BlockListQuery], responses=s.BlockOut(many=True))
     def get(self, request: Request) -> Response:
         params = query(request, s.BlockListQuery)
-        blocks = Block.objects.filter(owner=request.user).annotate(agent_count=Count("blockattachment"))
-        for param, lookup in (("label", "label"), ("label_search", "label__icontains"),
-                              ("value_search", "value__icontains"), ("description_search", "description__icontains"),
-                              ("connected_to_agents_count_gt", "agent_count__gt"),
-                              ("connected_to_agents_count_lt", "agent_count__lt"),
-                              ("connected_to_agents_count_eq", "agent_count__in")):
-            if params.get(param) is not None:
-                blocks = blocks.filter(**{lookup: params[param]})
+        blocks = blocks_matching(request.user, label=params.get("label"), label_search=params.get("label_search"),
+                                 value_search=params.get("value_search"),
+                                 description_search=params.get("description_search"),
+                                 agents_more_than=params.get("connected_to_agents_count_gt"),
+                                 agents_fewer_than=params.get("connected_to_agents_count_lt"),
+                                 agents_exactly=params.get("connected_to_agents_count_eq"))
         return Response(s.BlockOut(listed(blocks, params, "block"), many=True).data)
 
     @extend_schema(tags=TAG, summary="Create a block", request=s.BlockCreate, responses={201: s.BlockOut})

@@ -4,12 +4,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agents.models import Run, Step
+from agents.models import Agent, Step
 from memory.models import Message
 from playground.api import letta
 from playground.api import serializers as s
 from playground.api.ids import from_id, from_ids, to_id
-from playground.api.selectors import agent_get, run_get, step_get
+from playground.api.selectors import agent_get, owned, run_get, runs_matching, step_get, steps_matching
 from playground.api.turns import turn_usage
 from playground.api.views.base import ApiView, listed, listed_messages, query
 
@@ -20,17 +20,10 @@ class RunList(ApiView):
     @extend_schema(tags=TAG, summary="List runs, newest first", parameters=[s.RunListQuery], responses=s.RunOut(many=True))
     def get(self, request: Request) -> Response:
         params = query(request, s.RunListQuery)
-        runs = Run.objects.filter(agent__owner=request.user)
-        agent_ids = from_ids("agent", (params.get("agent_ids") or []) + ([params["agent_id"]] if params.get("agent_id") else []))
-        if agent_ids:
-            runs = runs.filter(agent__in=[agent_get(request.user, pk) for pk in agent_ids])
-        if params.get("statuses"):
-            runs = runs.filter(status__in=[letta.RUN_STATUS_OURS[status] for status in params["statuses"]])
-        if params.get("active") is not None:
-            active = [Run.Status.QUEUED, Run.Status.RUNNING]
-            runs = runs.filter(status__in=active) if params["active"] else runs.exclude(status__in=active)
-        if params.get("stop_reason"):
-            runs = runs.filter(stop_reason=params["stop_reason"])
+        named = (params.get("agent_ids") or []) + ([params["agent_id"]] if params.get("agent_id") else [])
+        runs = runs_matching(request.user, agents=owned(Agent, request.user, from_ids("agent", named)),
+                             statuses=[letta.RUN_STATUS_OURS[status] for status in params.get("statuses") or []],
+                             active=params.get("active"), stop_reason=params.get("stop_reason"))
         return Response(s.RunOut(listed(runs, params, "run", newest_first=True), many=True).data)
 
 
@@ -66,15 +59,9 @@ class StepList(ApiView):
     @extend_schema(tags=TAG, summary="List steps, newest first", parameters=[s.StepListQuery], responses=s.StepOut(many=True))
     def get(self, request: Request) -> Response:
         params = query(request, s.StepListQuery)
-        steps = Step.objects.filter(agent__owner=request.user).select_related("agent")
-        if params.get("agent_id"):
-            steps = steps.filter(agent=agent_get(request.user, from_id("agent", params["agent_id"])))
-        if params.get("model"):
-            steps = steps.filter(model=params["model"])
-        if params.get("start_date"):
-            steps = steps.filter(created_at__gte=params["start_date"])
-        if params.get("end_date"):
-            steps = steps.filter(created_at__lt=params["end_date"])
+        agent = agent_get(request.user, from_id("agent", params["agent_id"])) if params.get("agent_id") else None
+        steps = steps_matching(request.user, agent=agent, model=params.get("model"), start=params.get("start_date"),
+                               end=params.get("end_date"))
         return Response(s.StepOut(listed(steps, params, "step", newest_first=True), many=True).data)
 
 

@@ -1,0 +1,100 @@
+"""Sources of documents: upload, watch ingestion, attach to agents."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET, require_POST
+
+from memory.models import Document, Source
+from memory.services import (document_add, document_cancel, document_delete, document_reingest, source_attach,
+                             source_create, source_delete, source_detach)
+from playground.views.access import owned_agent
+
+
+def owned_source(request, source_id: int) -> Source:
+    return get_object_or_404(Source, pk=source_id, owner=request.user)
+
+
+def owned_document(request, document_id: int) -> Document:
+    return get_object_or_404(Document, pk=document_id, owner=request.user)
+
+
+def _source(request, source: Source, **extra):
+    context = {"source": source, "documents": source.documents.order_by("-id"),
+               "agents": request.user.agents.exclude(sources=source).order_by("name"), **extra}
+    return render(request, "sources/list.html#source", context)
+
+
+@login_required
+@require_GET
+def source_list(request):
+    sources = request.user.sources.prefetch_related("documents", "agents").order_by("name")
+    return render(request, "sources/list.html", {"sources": sources, "agents": request.user.agents.order_by("name")})
+
+
+@login_required
+@require_POST
+def source_new(request):
+    try:
+        source = source_create(owner=request.user, name=request.POST.get("name", ""),
+                               description=request.POST.get("description", ""))
+    except ValueError as error:
+        return render(request, "sources/list.html#new-source", {"source_error": str(error)}, status=422)
+    return render(request, "sources/list.html#created", {"source": source, "documents": [],
+                                                         "agents": request.user.agents.order_by("name")})
+
+
+@login_required
+@require_POST
+def source_upload(request, source_id: int):
+    source = owned_source(request, source_id)
+    files = request.FILES.getlist("files")
+    if not files:
+        return _source(request, source, upload_error="Choose or drop one or more files.")
+    for upload in files:
+        document_add(owner=request.user, source=source, file=upload, filename=upload.name)
+    return _source(request, source)
+
+
+@login_required
+@require_POST
+def document_action(request, document_id: int, action: str):
+    document = owned_document(request, document_id)
+    source = document.source
+    try:
+        if action == "cancel":
+            document_cancel(document=document)
+        elif action == "rerun":
+            document_reingest(document=document)
+        elif action == "delete":
+            document_delete(document=document)
+        else:
+            raise Http404("No such action")
+    except ValueError as error:
+        return _source(request, source, upload_error=str(error))
+    return _source(request, source)
+
+
+@login_required
+@require_POST
+def source_agents(request, source_id: int, action: str):
+    """Attach the source to an agent, or detach it: its passages join or leave the agent's archival memory."""
+    source = owned_source(request, source_id)
+    agent = owned_agent(request, int(request.POST.get("agent") or 0))
+    try:
+        if action == "attach":
+            source_attach(source=source, agent=agent)
+        elif action == "detach":
+            source_detach(source=source, agent=agent)
+        else:
+            raise Http404("No such action")
+    except ValueError as error:
+        return _source(request, source, upload_error=str(error))
+    return _source(request, source)
+
+
+@login_required
+@require_POST
+def source_remove(request, source_id: int):
+    source_delete(source=owned_source(request, source_id))
+    return render(request, "sources/list.html#removed", {"source_id": source_id})
