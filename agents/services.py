@@ -187,9 +187,18 @@ def agent_delete(*, agent: Agent) -> None:
 
 # --- used by the REST API ------------------------------------------------------------------------
 
-from memory.services import block_label_check, block_link, messages_append, passages_insert_many  # noqa: E402
+from memory.services import block_label_check, block_link, messages_append, passages_insert_many, source_attach  # noqa: E402,E501
 
 AGENT_EDITABLE = ("name", "description", "system", "tags", "model", "embedding_model", "context_window", "temperature")
+
+
+def agent_create_with_folders(*, owner, folders: list, **fields) -> Agent:
+    """agent_create, with folders (Sources) attached from the start."""
+    with transaction.atomic():
+        agent = agent_create(owner=owner, **fields)
+        for folder in folders:
+            source_attach(source=folder, agent=agent)
+    return agent
 
 
 def agent_update(*, agent: Agent, block_ids: list[int] | None = None, **changes) -> Agent:

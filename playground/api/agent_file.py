@@ -122,7 +122,7 @@ def _message(m: dict, in_context: bool) -> dict | None:
             text = packed.get("message") or packed.get("reason") or content
         elif role == "assistant":
             kind = Message.Kind.ASSISTANT
-            spoken = [letta._argument(c["function"]["arguments"], "message") for c in tool_calls or []
+            spoken = [letta.argument(c["function"]["arguments"], "message") for c in tool_calls or []
                       if c["function"]["name"] == "send_message"]
             text = "\n\n".join(s for s in spoken if s) or letta.thoughts_of(content, tool_calls)
         else:

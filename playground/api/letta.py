@@ -141,7 +141,7 @@ def _head(message_type: str, message_id: int | None, date: datetime | None, run_
             "sender_id": None}
 
 
-def _argument(raw: str, name: str) -> str | None:
+def argument(raw: str, name: str) -> str | None:
     try:
         value = json.loads(raw).get(name)
     except (json.JSONDecodeError, AttributeError, TypeError):
@@ -155,7 +155,7 @@ def thoughts_of(content: str, tool_calls: list[dict] | None) -> str:
         return content.strip()
     for call in tool_calls or []:
         for name in ("thinking", "inner_thoughts"):
-            if thought := _argument(call["function"]["arguments"], name):
+            if thought := argument(call["function"]["arguments"], name):
                 return thought.strip()
     return ""
 
@@ -197,7 +197,7 @@ def from_message(m: Message, *, use_assistant_message: bool = True) -> list[dict
             return [{**head("assistant_message"), "content": m.text}]
         for call in m.tool_calls:
             name, arguments = call["function"]["name"], call["function"]["arguments"]
-            spoken = _argument(arguments, "message") if name == "send_message" else None
+            spoken = argument(arguments, "message") if name == "send_message" else None
             if spoken is not None and use_assistant_message:
                 out.append({**head("assistant_message"), "content": spoken})
             else:
