@@ -15,7 +15,8 @@ from agents.llm import LLMNotConfigured
 from agents.models import Agent, Run
 from agents.selectors import agent_context, agent_for_owner
 from agents.services import agent_create, agent_runs_process, exchange_undo, turn_enqueue
-from memory.models import MemoryTemplate, Source
+from memory.models import Source
+from memory.selectors import memory_templates
 from memory.services import source_attach
 
 HELP = "/memory  /dump  /pop  /heartbeat  /memorywarning  /attach SOURCE  /exit"
@@ -68,7 +69,7 @@ class Command(BaseCommand):
         return found
 
     def template(self, kind: str, name: str) -> str:
-        found = MemoryTemplate.objects.filter(kind=kind, name=name).first()
+        found = memory_templates(kind=kind, owner=self.owner).filter(name=name).first()
         return found.text if found else name
 
     # --- commands --------------------------------------------------------------------------------
