@@ -1,9 +1,14 @@
 """Reads about agents."""
 
+from django.utils import timezone
+
 from agents.engine.context import CompiledContext, compile_context
 from agents.engine.tools import TOOL_SCHEMAS
+from agents.llm import model_name
 from agents.models import Agent
 from agents.storage import DjangoStore
+from memory.models import Message, Passage
+from memory.selectors import agent_blocks
 from memory.tokens import tokenizer_for_model
 
 
@@ -22,11 +27,7 @@ def agent_context(*, agent: Agent) -> CompiledContext:
 
 # --- used by the REST API ------------------------------------------------------------------------
 
-from django.utils import timezone  # noqa: E402
 
-from agents.llm import model_name  # noqa: E402
-from memory.models import Message, Passage  # noqa: E402
-from memory.selectors import agent_blocks  # noqa: E402
 
 AGENT_FILE_SETTINGS = ("warning_share", "evict_share", "completion_reserve", "max_steps")
 

@@ -6,14 +6,29 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from agents import events
 from agents.engine import prompts
 from agents.engine.loop import Event, Turn, TurnSettings
-from agents import events
-from agents.llm import NOT_CONFIGURED, LLMNotConfigured, get_llm, llm_configured, model_name, model_window
+from agents.llm import (
+    NOT_CONFIGURED,
+    LLMNotConfigured,
+    get_llm,
+    llm_configured,
+    model_name,
+    model_window,
+)
 from agents.models import Agent, Run
 from agents.storage import DjangoStore
 from memory.models import Block, BlockAttachment, Message
-from memory.services import block_attach, block_create, block_update
+from memory.services import (
+    block_attach,
+    block_create,
+    block_label_check,
+    block_update,
+    messages_append,
+    passages_insert_many,
+    source_attach,
+)
 from memory.tokens import tokenizer_for_model
 
 logger = logging.getLogger(__name__)
@@ -43,9 +58,9 @@ def agent_create(*, owner, name: str, persona: str = "", human: str = "", model:
             embedding_model=embedding_model or settings.EMBEDDING_MODEL, max_steps=settings.AGENT_MAX_STEPS,
         )
         for fields in blocks:
-            block_attach(block=block_create(owner=owner, **fields), agent=agent)
+            block_attach(block=block_create(owner=owner, **fields), agent=agent, mark_edited=False)
         for block in Block.objects.filter(owner=owner, pk__in=block_ids or []):
-            block_attach(block=block, agent=agent)
+            block_attach(block=block, agent=agent, mark_edited=False)
     return agent
 
 
@@ -117,8 +132,12 @@ EVENT_KINDS = {Run.Trigger.USER_MESSAGE: "user_message", Run.Trigger.LOGIN: "log
 def run_execute(*, run: Run) -> Run:
     agent = run.agent
     last_active = agent.last_active_at
-    run.status, run.started_at = Run.Status.RUNNING, timezone.now()
-    run.save(update_fields=["status", "started_at"])
+    run.started_at = timezone.now()
+    # only a run still queued starts: one cancelled a moment ago stays cancelled
+    if not Run.objects.filter(pk=run.pk, status=Run.Status.QUEUED).update(status=Run.Status.RUNNING, started_at=run.started_at):
+        run.refresh_from_db()
+        return run
+    run.status = Run.Status.RUNNING
     events.publish(agent.pk, {"type": "run_started", "run_id": run.pk, "trigger": run.trigger})
     try:
         if not llm_configured(agent.model):
@@ -142,7 +161,7 @@ def run_execute(*, run: Run) -> Run:
     return run
 
 
-def block_edit(*, agent: Agent, block_id: int, user, **changes) -> Block:
+def block_edit(*, block_id: int, user, **changes) -> Block:
     """A person's edit of a core memory block; everyone watching the agent sees it at once."""
     block = block_update(block_id=block_id, actor="user", user=user, **changes)
     for watched in block.agents.all():
@@ -187,7 +206,6 @@ def agent_delete(*, agent: Agent) -> None:
 
 # --- used by the REST API ------------------------------------------------------------------------
 
-from memory.services import block_label_check, block_link, messages_append, passages_insert_many, source_attach  # noqa: E402,E501
 
 AGENT_EDITABLE = ("name", "description", "system", "tags", "model", "embedding_model", "context_window", "temperature")
 
@@ -218,7 +236,7 @@ def agent_update(*, agent: Agent, block_ids: list[int] | None = None, **changes)
                 raise Block.DoesNotExist(f"no block {missing[0]}")
             BlockAttachment.objects.filter(agent=agent).exclude(block_id__in=block_ids).delete()
             for pk in dict.fromkeys(block_ids):
-                block_link(block=wanted[pk], agent=agent)
+                block_attach(block=wanted[pk], agent=agent)
     return agent
 
 
@@ -227,7 +245,7 @@ def block_change(*, block: Block, user, **changes) -> Block:
     stay unique on every agent the block is attached to."""
     if "label" in changes:
         block_label_check(block=block, label=changes["label"])
-    return block_edit(agent=None, block_id=block.pk, user=user, **changes)  # block_edit does not use agent
+    return block_edit(block_id=block.pk, user=user, **changes)
 
 
 def runs_cancel(*, agent: Agent, run_ids: list[int] | None = None) -> dict[int, str]:
@@ -265,7 +283,7 @@ def agent_file_import(*, owner, agents: list[dict], blocks: list[dict], passages
             agent = Agent.objects.create(owner=owner, **settings_)
             file_ids[agent.pk] = spec["id"]
             for block_id in spec["block_ids"]:
-                block_attach(block=rows[block_id], agent=agent)
+                block_attach(block=rows[block_id], agent=agent, mark_edited=False)  # the file says when memory was edited
             messages = spec["messages"]
             stored = messages_append(agent_id=agent.pk, owner_id=owner.pk,
                                      messages=[{k: v for k, v in m.items() if k != "created_at"} for m in messages])

@@ -1,10 +1,23 @@
 """Writes to the memory tiers. Each function commits on its own."""
 
-from django.db import transaction
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from memory.embeddings import get_embedder
-from memory.models import Block, BlockAttachment, BlockRevision, Message, Passage
+from memory.models import (
+    Block,
+    BlockAttachment,
+    BlockRevision,
+    Document,
+    Message,
+    Passage,
+    Source,
+)
 from memory.search import ensure_index
 
 EDITABLE_BLOCK_FIELDS = ("label", "description", "value", "limit", "read_only")
@@ -22,11 +35,24 @@ def block_create(*, owner, label: str, value: str = "", limit: int = 5000, descr
                                 read_only=read_only)
 
 
-def block_attach(*, block: Block, agent) -> BlockAttachment:
-    if Block.objects.filter(blockattachment__agent=agent, label=block.label).exclude(pk=block.pk).exists():
-        raise ValueError(f"the agent already has a block labelled {block.label!r}")
+class BlockLabelTaken(ValueError):
+    """An agent would have two core memory blocks with one label."""
+
+
+def _label_free(block: Block, label: str, agents) -> None:
+    for agent in agents:
+        if Block.objects.filter(blockattachment__agent=agent, label=label).exclude(pk=block.pk).exists():
+            raise BlockLabelTaken(f"the agent {agent.name!r} already has a block labelled {label!r}")
+
+
+def block_attach(*, block: Block, agent, mark_edited: bool = True) -> BlockAttachment:
+    """Put a block in the agent's core memory; BlockLabelTaken when it has another block with that label.
+    `mark_edited=False` for an agent being created: its memory has not been edited yet."""
+    _label_free(block, block.label, [agent])
     position = BlockAttachment.objects.filter(agent=agent).count()
-    attachment, _ = BlockAttachment.objects.get_or_create(agent=agent, block=block, defaults={"position": position})
+    attachment, created = BlockAttachment.objects.get_or_create(agent=agent, block=block, defaults={"position": position})
+    if created and mark_edited:
+        type(agent).objects.filter(pk=agent.pk).update(memory_edited_at=timezone.now())
     return attachment
 
 
@@ -51,11 +77,15 @@ def block_update(*, block_id: int, actor: str, user=None, step_id: int | None = 
     return block
 
 
-def block_detach(*, block: Block, agent) -> None:
-    """Take the block out of the agent's core memory; a block no agent uses any more is deleted."""
-    BlockAttachment.objects.filter(agent=agent, block=block).delete()
-    if not BlockAttachment.objects.filter(block=block).exists():
+def block_detach(*, block: Block, agent, delete_if_unused: bool = False) -> int:
+    """Take the block out of the agent's core memory; the block stays for other agents, unless
+    `delete_if_unused` and no agent has it any more."""
+    deleted, _ = BlockAttachment.objects.filter(agent=agent, block=block).delete()
+    if deleted:
+        type(agent).objects.filter(pk=agent.pk).update(memory_edited_at=timezone.now())
+    if delete_if_unused and not BlockAttachment.objects.filter(block=block).exists():
         block.delete()
+    return deleted
 
 
 def block_restore(*, revision: BlockRevision, user) -> Block:
@@ -118,14 +148,8 @@ def passage_insert(*, owner_id: int, agent_id: int, text: str, embedding_model: 
 # memory/ingestion.py and runs in the worker (memory.tasks.ingest_document).
 # (imports here rather than at the top, so that this section merges cleanly with edits above)
 
-from pathlib import Path  # noqa: E402
 
-from django.conf import settings  # noqa: E402
-from django.core.files import File  # noqa: E402
-from django.core.files.uploadedfile import UploadedFile  # noqa: E402
-from django.db import IntegrityError  # noqa: E402
 
-from memory.models import Document, Source  # noqa: E402
 
 DOCUMENT_RUNNING = (Document.Status.PENDING, Document.Status.PARSING, Document.Status.EMBEDDING)
 
@@ -250,32 +274,6 @@ def source_delete(*, source: Source) -> None:
 
 
 # --- used by the REST API ------------------------------------------------------------------------
-
-
-class BlockLabelTaken(ValueError):
-    """An agent would have two core memory blocks with one label."""
-
-
-def _label_free(block: Block, label: str, agents) -> None:
-    for agent in agents:
-        if Block.objects.filter(blockattachment__agent=agent, label=label).exclude(pk=block.pk).exists():
-            raise BlockLabelTaken(f"the agent {agent.name!r} already has a block labelled {label!r}")
-
-
-def block_link(*, block: Block, agent) -> BlockAttachment:
-    """Attach a block to an agent; BlockLabelTaken when the agent has another block with its label."""
-    _label_free(block, block.label, [agent])
-    attachment = block_attach(block=block, agent=agent)
-    block.agents.filter(pk=agent.pk).update(memory_edited_at=timezone.now())
-    return attachment
-
-
-def block_unlink(*, block: Block, agent) -> int:
-    """Detach a block from an agent; the block itself stays (other agents may share it)."""
-    deleted, _ = BlockAttachment.objects.filter(block=block, agent=agent).delete()
-    if deleted:
-        type(agent).objects.filter(pk=agent.pk).update(memory_edited_at=timezone.now())
-    return deleted
 
 
 def block_label_check(*, block: Block, label: str) -> None:

@@ -1,5 +1,7 @@
 from celery import shared_task
 
+from memory.ingestion import document_ingest
+from memory.openai_api import ProviderError
 from memory.services import messages_embed
 
 
@@ -7,10 +9,6 @@ from memory.services import messages_embed
 def embed_messages(message_ids: list[int]) -> None:
     """Embed new messages for recall search; a turn never waits for this."""
     messages_embed(message_ids=message_ids)
-
-
-from memory.ingestion import document_ingest  # noqa: E402  (appended section)
-from memory.openai_api import ProviderError  # noqa: E402
 
 
 @shared_task(bind=True, name="memory.ingest_document", ignore_result=True, acks_late=True, max_retries=3)

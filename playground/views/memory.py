@@ -35,7 +35,7 @@ def block_save(request, agent_id: int, block_id: int):
     if not form.is_valid():
         return _block_form(request, agent, block, form, status=422)
     try:
-        block = block_edit(agent=agent, block_id=block.pk, user=request.user,
+        block = block_edit(block_id=block.pk, user=request.user,
                            **{name: form.cleaned_data[name] for name in form.changed_data})
     except BlockLimitExceeded as error:
         form.add_error("value", str(error))
@@ -72,7 +72,7 @@ def block_share(request, agent_id: int):
 @require_POST
 def block_remove(request, agent_id: int, block_id: int):
     agent = owned_agent(request, agent_id)
-    block_detach(block=agent_block(agent, block_id), agent=agent)
+    block_detach(block=agent_block(agent, block_id), agent=agent, delete_if_unused=True)
     return render(request, "agents/detail.html#memory", memory_context(agent))
 
 

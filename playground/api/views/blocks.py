@@ -7,7 +7,7 @@ from rest_framework.response import Response
 
 from agents.services import block_change
 from memory.selectors import agent_blocks
-from memory.services import block_create, block_delete, block_link, block_unlink
+from memory.services import block_attach, block_create, block_delete, block_detach
 from playground.api import serializers as s
 from playground.api.ids import from_id
 from playground.api.selectors import agent_block, agent_get, agents_of, block_get, blocks_matching
@@ -89,7 +89,7 @@ class AgentBlockAttach(ApiView):
     @extend_schema(tags=TAG, summary="Attach a block to an agent", request=None, responses=s.AgentOut)
     def patch(self, request: Request, agent_id: str, block_id: str) -> Response:
         agent = agent_get(request.user, from_id("agent", agent_id))
-        block_link(block=block_get(request.user, from_id("block", block_id)), agent=agent)
+        block_attach(block=block_get(request.user, from_id("block", block_id)), agent=agent)
         return Response(agent_out(request.user, agent.pk))
 
 
@@ -97,5 +97,5 @@ class AgentBlockDetach(ApiView):
     @extend_schema(tags=TAG, summary="Detach a block from an agent (the block stays)", request=None, responses=s.AgentOut)
     def patch(self, request: Request, agent_id: str, block_id: str) -> Response:
         agent = agent_get(request.user, from_id("agent", agent_id))
-        block_unlink(block=block_get(request.user, from_id("block", block_id)), agent=agent)
+        block_detach(block=block_get(request.user, from_id("block", block_id)), agent=agent)
         return Response(agent_out(request.user, agent.pk))
