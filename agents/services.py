@@ -116,13 +116,16 @@ def _fail_interrupted_runs(agent_id: int) -> None:
                 "what it had done before is kept.")
 
 
-def _finish(run: Run, status: str, stop_reason: str, error: str = "", *, announce: bool = True) -> None:
+def _finish(run: Run, status: str, stop_reason: str, error: str = "", *, error_announced: bool = False,
+            steps: int = 0) -> None:
+    """Record how the run ended, then say so: "stop" goes out only once the row says it, so whoever
+    waits for it (the API, the chat command) reads the finished run."""
     run.status, run.stop_reason, run.error, run.finished_at = status, stop_reason, error, timezone.now()
     run.save(update_fields=["status", "stop_reason", "error", "finished_at"])
-    if announce:  # the engine announces the ends of the turns it runs
-        if error:
-            events.publish(run.agent_id, {"type": "error", "run_id": run.pk, "message": error})
-        events.publish(run.agent_id, {"type": "stop", "run_id": run.pk, "status": status, "stop_reason": stop_reason})
+    if error and not error_announced:
+        events.publish(run.agent_id, {"type": "error", "run_id": run.pk, "message": error})
+    events.publish(run.agent_id, {"type": "stop", "run_id": run.pk, "status": status, "stop_reason": stop_reason,
+                                  "steps": steps})
 
 
 EVENT_KINDS = {Run.Trigger.USER_MESSAGE: "user_message", Run.Trigger.LOGIN: "login",
@@ -144,7 +147,11 @@ def run_execute(*, run: Run) -> Run:
             raise LLMNotConfigured(NOT_CONFIGURED)
         store = DjangoStore(agent, run_id=run.pk)
         tokenizer, approximate = tokenizer_for_model(agent.model or settings.LLM_MODEL)
-        turn = Turn(store=store, llm=get_llm(), publish=lambda event: events.publish(agent.pk, {**event, "run_id": run.pk}),
+        def publish(event: dict) -> None:
+            if event["type"] != "stop":  # _finish announces the end, once the run row is finished
+                events.publish(agent.pk, {**event, "run_id": run.pk})
+
+        turn = Turn(store=store, llm=get_llm(), publish=publish,
                     tokenizer=tokenizer, approximate=approximate,
                     settings=TurnSettings(page_size=settings.SEARCH_PAGE_SIZE, max_retries=settings.LLM_MAX_RETRIES))
         result = turn.run(Event(EVENT_KINDS[run.trigger], run.input, last_login=last_active))
@@ -156,8 +163,8 @@ def run_execute(*, run: Run) -> Run:
         _finish(run, Run.Status.FAILED, Run.StopReason.ERROR, f"Internal error: {type(error).__name__}: {error}")
         return run
     status = Run.Status.COMPLETED if result.status == "completed" else Run.Status.FAILED
-    _finish(run, status, result.stop_reason, result.error, announce=False)
     Agent.objects.filter(pk=agent.pk).update(last_active_at=timezone.now())
+    _finish(run, status, result.stop_reason, result.error, error_announced=True, steps=result.steps)
     return run
 
 

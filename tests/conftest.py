@@ -87,73 +87,6 @@ def published(monkeypatch):
 # --- a live stack: daphne and a Celery worker as subprocesses, on the test database -----------------
 
 
-class LiveStack:
-    """`manage.py`'s web and worker processes, pointed at this session's test database and queue."""
-
-    def __init__(self, llm_url: str):
-        import socket
-        import subprocess
-        import sys
-        from pathlib import Path
-
-        from django.db import connection
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        root = Path(__file__).resolve().parent.parent
-        self.logs = settings.DATA_DIR / "live-logs"
-        self.logs.mkdir(exist_ok=True)
-        env = {
-            **os.environ, "DJANGO_SETTINGS_MODULE": "playground.settings", "PYTHONUNBUFFERED": "1",
-            "PLAYGROUND_DATA_DIR": str(settings.DATA_DIR), "DATABASE_NAME": connection.settings_dict["NAME"],
-            # its own queue: tasks that tests queue in-process are for their in-process worker
-            "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE + "-live",
-            "CHANNELS_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
-            "OPENAI_BASE_URL": llm_url, "OPENAI_API_KEY": "test-key", "LLM_MODEL": "gpt-4o-mini",
-            "LLM_MAX_RETRIES": "1", "SECRET_KEY": settings.SECRET_KEY,
-        }
-        commands = {
-            "web": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "playground.asgi:application"],
-            "worker": [sys.executable, "-m", "celery", "-A", "playground", "worker", "--pool", "threads",
-                       "--concurrency", "4", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE + "-live", "--without-gossip",
-                       "--without-mingle", "-n", f"live-{os.getpid()}@%h", "--loglevel", "WARNING"],
-        }
-        self.processes = {
-            name: subprocess.Popen(command, cwd=root, env=env, stdout=(self.logs / f"{name}.log").open("w"),
-                                   stderr=subprocess.STDOUT)
-            for name, command in commands.items()
-        }
-        self.wait_ready()
-
-    def wait_ready(self, timeout: float = 90) -> None:
-        import time
-        import urllib.request
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for name, process in self.processes.items():
-                assert process.poll() is None, f"{name} exited:\n{(self.logs / f'{name}.log').read_text()}"
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=10) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise AssertionError("the live stack did not become healthy")
-
-    def stop(self) -> None:
-        for process in self.processes.values():
-            process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(20)
-            except Exception:
-                process.kill()
-
-
 @pytest.fixture(scope="session")
 def session_llm():
     """One scripted LLM server for the live stack; tests reset it through `live`."""
@@ -165,8 +98,17 @@ def session_llm():
 
 @pytest.fixture(scope="session")
 def live_stack(django_db_setup, django_db_blocker, session_llm):
+    from django.db import connection
+
+    from tests.live_stack import LiveStack
+
     with django_db_blocker.unblock():
-        stack = LiveStack(session_llm.base_url)
+        stack = LiveStack(
+            llm_url=session_llm.base_url, database=connection.settings_dict["NAME"],
+            # its own queue: tasks that tests queue in-process are for their in-process worker
+            queue=settings.CELERY_TASK_DEFAULT_QUEUE + "-live",
+            channels_prefix=settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+            logs=settings.DATA_DIR / "live-logs")
     yield stack
     stack.stop()
 

@@ -25,7 +25,6 @@ from playground.api.ids import to_id
 
 logger = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.1
 IDLE_SECONDS = 5.0  # with no event for this long, look at the run in the database (and ping)
 
 
@@ -63,15 +62,43 @@ def letta_response(run: Run, options: dict) -> dict[str, Any]:
 
 
 def turn_wait(run: Run, timeout: float) -> Run:
-    """The run once finished; GatewayTimeout if it is still queued or running after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while run.status not in letta.FINISHED:
-        if time.monotonic() > deadline:
-            raise GatewayTimeout(f"The turn {to_id('run', run.pk)} is still {letta.RUN_STATUS[run.status]}; "
-                                 f"poll GET /v1/runs/{to_id('run', run.pk)}.")
-        time.sleep(POLL_SECONDS)
-        run.refresh_from_db(fields=["status", "stop_reason", "error", "finished_at"])
+    """The run once finished; GatewayTimeout if it is still queued or running after `timeout` seconds.
+
+    It waits for the run's "stop" event on the agent's channel group rather than polling the
+    database, so the answer leaves as soon as the turn ends."""
+    async_to_sync(_wait_for_stop)(run, timeout)
+    run.refresh_from_db(fields=["status", "stop_reason", "error", "finished_at"])
+    if run.status not in letta.FINISHED:
+        raise GatewayTimeout(f"The turn {to_id('run', run.pk)} is still {letta.RUN_STATUS[run.status]}; "
+                             f"poll GET /v1/runs/{to_id('run', run.pk)}.")
     return run
+
+
+@database_sync_to_async
+def _finished(run_id: int) -> bool:
+    return Run.objects.filter(pk=run_id, status__in=letta.FINISHED).exists()
+
+
+async def _wait_for_stop(run: Run, timeout: float) -> None:
+    layer = get_channel_layer()
+    group, channel = agent_group(run.agent_id), await layer.new_channel()
+    await layer.group_add(group, channel)
+    try:
+        deadline = time.monotonic() + timeout
+        if await _finished(run.pk):  # it may have ended before we listened
+            return
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                message = await asyncio.wait_for(layer.receive(channel), min(left, IDLE_SECONDS))
+            except (asyncio.TimeoutError, RedisTimeoutError):
+                if await _finished(run.pk):  # an event missed: the database has the last word
+                    return
+                continue
+            event = message.get("event") or {}
+            if event.get("type") == "stop" and event.get("run_id") == run.pk:
+                return
+    finally:
+        await layer.group_discard(group, channel)
 
 
 # --- streaming ----------------------------------------------------------------------------------
