@@ -41,5 +41,6 @@ urlpatterns = [
     path("sources/<int:source_id>/upload", sources.source_upload, name="source-upload"),
     path("sources/<int:source_id>/delete", sources.source_remove, name="source-delete"),
     path("sources/<int:source_id>/agents/<str:action>", sources.source_agents, name="source-agents"),
+    path("documents/<int:document_id>/", sources.document_row, name="document-row"),
     path("documents/<int:document_id>/<str:action>", sources.document_action, name="document-action"),
 ]

@@ -20,7 +20,8 @@ def owned_document(request, document_id: int) -> Document:
 
 
 def _source(request, source: Source, **extra):
-    context = {"source": source, "documents": source.documents.order_by("-id"),
+    # "inner": the card alone, inside the element that holds the source's websocket (kept open)
+    context = {"source": source, "documents": source.documents.order_by("-id"), "inner": True,
                "agents": request.user.agents.exclude(sources=source).order_by("name"), **extra}
     return render(request, "sources/list.html#source", context)
 
@@ -54,6 +55,14 @@ def source_upload(request, source_id: int):
     for upload in files:
         document_add(owner=request.user, source=source, file=upload, filename=upload.name)
     return _source(request, source)
+
+
+@login_required
+@require_GET
+def document_row(request, document_id: int):
+    """A document's row, for the few seconds a progress event could have been missed (the websocket
+    reconnecting)."""
+    return render(request, "sources/list.html#document", {"document": owned_document(request, document_id)})
 
 
 @login_required
