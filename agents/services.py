@@ -154,7 +154,10 @@ def run_execute(*, run: Run) -> Run:
         turn = Turn(store=store, llm=get_llm(), publish=publish,
                     tokenizer=tokenizer, approximate=approximate,
                     settings=TurnSettings(page_size=settings.SEARCH_PAGE_SIZE, max_retries=settings.LLM_MAX_RETRIES))
-        result = turn.run(Event(EVENT_KINDS[run.trigger], run.input, last_login=last_active))
+        try:
+            result = turn.run(Event(EVENT_KINDS[run.trigger], run.input, last_login=last_active))
+        finally:
+            store.embed_later()
     except LLMNotConfigured as error:
         _finish(run, Run.Status.FAILED, Run.StopReason.ERROR, str(error))
         return run

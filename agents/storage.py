@@ -34,6 +34,7 @@ class DjangoStore:
         self.agent = agent
         self.run_id = run_id
         self.block_ids: dict[str, int] = {}
+        self.unembedded: list[Message] = []
 
     def load(self) -> AgentState:
         agent = self.agent
@@ -56,8 +57,15 @@ class DjangoStore:
 
     def append(self, messages: list[MessageView], *, step_id: int | None = None) -> list[MessageView]:
         rows = memory_services.messages_append(agent_id=self.agent.pk, owner_id=self.agent.owner_id,
-                                               messages=[_fields(m) for m in messages], run_id=self.run_id, step_id=step_id)
+                                               messages=[_fields(m) for m in messages], run_id=self.run_id, step_id=step_id,
+                                               embed=False)
+        self.unembedded.extend(rows)
         return [message_view(row) for row in rows]
+
+    def embed_later(self) -> None:
+        """Queue one embedding task for all the messages this store appended (a turn's worth)."""
+        memory_services.messages_embed_later(messages=self.unembedded)
+        self.unembedded = []
 
     def set_block_value(self, label: str, value: str, *, step_id: int | None) -> BlockView:
         block = memory_services.block_update(block_id=self.block_ids[label], actor="agent", step_id=step_id, value=value)

@@ -49,7 +49,7 @@ def state_for(window: int) -> AgentState:
 
 def clear_caches() -> None:
     tokens._count.cache_clear()
-    tokens._count_sections.cache_clear()
+    tokens._count_sections_by_offsets.cache_clear()
 
 
 def timed(state: AgentState, *, cached: bool, repeat: int) -> list[float]:

@@ -64,6 +64,7 @@ def main() -> None:
     settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = prefix
     llm = FakeLLM().start()
     llm.responder = two_step
+    settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY, settings.LLM_MODEL = llm.base_url, "x", "gpt-4o-mini"
     stack = LiveStack(llm_url=llm.base_url, database=connection.settings_dict["NAME"], queue=queue,
                       channels_prefix=prefix, logs=settings.DATA_DIR / "bench-logs", concurrency=8)
     try:
@@ -98,7 +99,7 @@ def main() -> None:
         def db_turn():
             run = Run.objects.create(agent=agent, trigger="user_message", input="hello")
             run_execute(run=run)
-            assert run.status == "completed"
+            assert run.status == "completed", run.error
         db = timed(lambda: wrap(db_turn), args.turns)
 
         tokenizer, approximate = tokenizer_for_model("gpt-4o-mini")

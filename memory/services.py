@@ -98,17 +98,24 @@ def passage_delete(*, passage: Passage) -> None:
 
 
 def messages_append(*, agent_id: int, owner_id: int, messages: list[dict], run_id: int | None = None,
-                    step_id: int | None = None) -> list[Message]:
-    """Store messages in recall memory; they are embedded in the background."""
+                    step_id: int | None = None, embed: bool = True) -> list[Message]:
+    """Store messages in recall memory; they are embedded in the background (`embed=False`: the
+    caller queues that itself, with messages_embed_later, once for many appends)."""
     rows = Message.objects.bulk_create(
         Message(agent_id=agent_id, owner_id=owner_id, run_id=run_id, step_id=step_id, **fields) for fields in messages
     )
-    searchable = [m.pk for m in rows if m.kind in (Message.Kind.USER_MESSAGE, Message.Kind.ASSISTANT) and m.text]
+    if embed:
+        messages_embed_later(messages=rows)
+    return rows
+
+
+def messages_embed_later(*, messages: list[Message]) -> None:
+    """Queue the embedding of those messages that recall search reads."""
+    searchable = [m.pk for m in messages if m.kind in (Message.Kind.USER_MESSAGE, Message.Kind.ASSISTANT) and m.text]
     if searchable:
         from memory.tasks import embed_messages
 
         transaction.on_commit(lambda: embed_messages.delay(searchable))
-    return rows
 
 
 def messages_evict(*, agent_id: int, owner_id: int, message_ids: list[int], summary: dict) -> Message:

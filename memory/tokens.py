@@ -108,8 +108,18 @@ def _count(encoding_name: str, text: str) -> int:
     return len(get_encoding(encoding_name).encode_ordinary(text))
 
 
-@functools.lru_cache(maxsize=4096)
 def _count_sections(encoding_name: str, sections: tuple[str, ...]) -> tuple[int, ...]:
+    # Fast and exact in the usual case: each section counted alone (cached: the instructions and core
+    # memory rarely change between steps) adds up to the whole. Where a seam merges differently,
+    # the whole is split by token offsets instead.
+    counts = tuple(_count(encoding_name, section) for section in sections)
+    if sum(counts) == _count(encoding_name, "".join(sections)):
+        return counts
+    return _count_sections_by_offsets(encoding_name, sections)
+
+
+@functools.lru_cache(maxsize=1024)
+def _count_sections_by_offsets(encoding_name: str, sections: tuple[str, ...]) -> tuple[int, ...]:
     encoding = get_encoding(encoding_name)
     tokens = encoding.encode_ordinary("".join(sections))
     _, starts = encoding.decode_with_offsets(tokens)

