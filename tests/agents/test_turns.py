@@ -160,3 +160,41 @@ def test_sending_without_a_model_explains_how_to_configure_one(agent, settings):
     with pytest.raises(LLMNotConfigured, match="set LLM_MODEL"):
         turn_enqueue(agent=agent, text="hi")
     assert not Run.objects.exists()
+
+
+def test_a_chain_of_three_heartbeats(agent, llm, celery_worker):
+    llm.enqueue(
+        tool_call("archival_memory_insert", {"content": "Ada plays the cello.", "request_heartbeat": True}),
+        tool_call("archival_memory_search", {"query": "cello", "request_heartbeat": True}),
+        tool_call("conversation_search", {"query": "cello", "request_heartbeat": True}),
+        tool_call("send_message", {"message": "You play the cello!"}),
+    )
+    turn_enqueue(agent=agent, text="I play the cello")
+    [run] = wait_for_runs(agent)
+    assert (run.status, run.stop_reason) == ("completed", "end_turn")
+    assert list(Step.objects.filter(run=run).order_by("index").values_list("index", flat=True)) == [0, 1, 2, 3]
+    assert Message.objects.filter(run=run, kind="heartbeat").count() == 3
+    searched = json.loads([m for m in llm.chat_requests()[2]["messages"] if m["role"] == "tool"][-1]["content"])
+    assert "Ada plays the cello." in searched["message"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "name", "expected"),
+    [
+        ('{"label": "human", "content": ', "core_memory_append", "are not valid JSON"),
+        ({"label": "human"}, "core_memory_append", "missing required argument 'content'"),
+        ({"where": "mars"}, "teleport", "Unknown tool 'teleport'"),
+        ({"label": "human", "content": "x" * 6000}, "core_memory_append", "over its limit of 5000"),
+        ({"label": "persona", "old_content": "nothing like this", "new_content": "x"}, "core_memory_replace",
+         "was not found in the block 'persona'"),
+    ],
+)
+def test_a_malformed_call_is_reported_to_the_model_and_the_turn_goes_on(agent, llm, celery_worker, arguments, name, expected):
+    llm.enqueue(tool_call(name, arguments), tool_call("send_message", {"message": "Fixed."}))
+    turn_enqueue(agent=agent, text="hi")
+    [run] = wait_for_runs(agent)
+    assert (run.status, run.stop_reason) == ("completed", "end_turn")
+    result = json.loads(Message.objects.get(run=run, kind="tool_result", name=name).content)
+    assert result["status"] == "Failed" and expected in result["message"]
+    assert not BlockRevision.objects.exists()
+    assert agent.blocks.get(label="persona").value == "I am Sam."
