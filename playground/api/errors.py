@@ -42,12 +42,6 @@ class ServiceUnavailable(exceptions.APIException):
     default_code = "unavailable"
 
 
-class GatewayTimeout(exceptions.APIException):
-    status_code = status.HTTP_504_GATEWAY_TIMEOUT
-    default_detail = "The turn did not finish in time."
-    default_code = "timeout"
-
-
 def _translate(exc: Exception) -> Exception:
     """Our services' exceptions as the API exception that carries the right status."""
     from memory.services import BlockLabelTaken  # appended for the API; imported late to keep this module light

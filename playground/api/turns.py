@@ -20,7 +20,6 @@ from agents.models import Agent, Run
 from agents.services import turn_enqueue
 from memory.models import Message
 from playground.api import letta
-from playground.api.errors import GatewayTimeout
 from playground.api.ids import to_id
 
 logger = logging.getLogger(__name__)
@@ -61,17 +60,29 @@ def letta_response(run: Run, options: dict) -> dict[str, Any]:
     return response
 
 
-def turn_wait(run: Run, timeout: float) -> Run:
-    """The run once finished; GatewayTimeout if it is still queued or running after `timeout` seconds.
+def turn_answer(run: Run, options: dict, timeout: float) -> StreamingHttpResponse:
+    """The turn's messages, answered once it has ended.
 
-    It waits for the run's "stop" event on the agent's channel group rather than polling the
-    database, so the answer leaves as soon as the turn ends."""
-    async_to_sync(_wait_for_stop)(run, timeout)
-    run.refresh_from_db(fields=["status", "stop_reason", "error", "finished_at"])
+    The wait happens in the event loop, not in a view: Django runs every sync view on one shared
+    thread under ASGI, so a view blocked on a turn would queue every other request (and every other
+    agent's turn) behind it. The body is one JSON document, written when the run's "stop" arrives; a
+    turn still running after `timeout` answers with a pointer to the run to poll."""
+
+    async def body() -> AsyncIterator[bytes]:
+        await _wait_for_stop(run, timeout)
+        yield json.dumps(await _answer(run.pk, options), ensure_ascii=False).encode()
+
+    return StreamingHttpResponse(body(), content_type="application/json")
+
+
+@database_sync_to_async
+def _answer(run_id: int, options: dict) -> dict[str, Any]:
+    run = Run.objects.get(pk=run_id)
     if run.status not in letta.FINISHED:
-        raise GatewayTimeout(f"The turn {to_id('run', run.pk)} is still {letta.RUN_STATUS[run.status]}; "
-                             f"poll GET /v1/runs/{to_id('run', run.pk)}.")
-    return run
+        return {"detail": f"The turn {to_id('run', run.pk)} is still {letta.RUN_STATUS[run.status]}; "
+                          f"poll GET /v1/runs/{to_id('run', run.pk)}.", "code": "gateway_timeout",
+                "run_id": to_id("run", run.pk)}
+    return letta_response(run, options)
 
 
 @database_sync_to_async

@@ -11,7 +11,7 @@ from playground.api import letta
 from playground.api import serializers as s
 from playground.api.ids import from_id, from_ids, to_id
 from playground.api.selectors import agent_get, messages_search
-from playground.api.turns import letta_response, turn_stream, turn_wait, wait_seconds
+from playground.api.turns import turn_answer, turn_stream, wait_seconds
 from playground.api.views.agents import agent_out
 from playground.api.views.base import ApiView, body, listed_messages, query
 
@@ -45,8 +45,7 @@ class AgentMessages(ApiView):
         data = body(request, s.MessageSend)
         if data["streaming"]:
             return turn_stream(agent, data["text"], _options(data))
-        run = turn_wait(turn_enqueue(agent=agent, text=data["text"]), wait_seconds(agent))
-        return Response(letta_response(run, _options(data)))
+        return turn_answer(turn_enqueue(agent=agent, text=data["text"]), _options(data), wait_seconds(agent))
 
 
 class AgentMessagesStream(ApiView):
