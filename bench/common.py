@@ -4,6 +4,7 @@ their own so that a development database never sees their rows, and small timing
 import os
 import statistics
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,3 +57,39 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     line = lambda row: "  ".join(str(cell).rjust(width) if i else str(cell).ljust(width)  # noqa: E731
                                  for i, (cell, width) in enumerate(zip(row, widths)))
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def two_step(request):
+    """The scripted LLM's side of the benchmarked turn: a memory edit with a heartbeat, then a reply."""
+    from tests.fake_llm import tool_call
+
+    last = request["messages"][-1]["content"] or ""
+    if '"type": "user_message"' in last:
+        return tool_call("core_memory_replace", {"label": "human", "old_content": "visits:",
+                                                 "new_content": "visits:", "request_heartbeat": True})
+    return tool_call("send_message", {"message": "Noted."})
+
+
+@contextmanager
+def live_api(name: str):
+    """The scripted LLM answering `two_step` at once, a live stack (daphne and a worker) on the bench
+    database with queue and channel prefix `name`, and the bench user's API headers."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from rest_framework.authtoken.models import Token
+
+    from tests.fake_llm import FakeLLM
+    from tests.live_stack import LiveStack
+
+    llm = FakeLLM().start()
+    llm.responder = two_step
+    stack = LiveStack(llm_url=llm.base_url, database=connection.settings_dict["NAME"], queue=name,
+                      channels_prefix=name, logs=settings.DATA_DIR / "bench-logs", concurrency=8)
+    try:
+        user, _ = get_user_model().objects.get_or_create(username="bench")
+        token, _ = Token.objects.get_or_create(user=user)
+        yield stack, llm, user, {"Authorization": f"Bearer {token.key}"}
+    finally:
+        stack.stop()
+        llm.stop()

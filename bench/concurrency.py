@@ -12,7 +12,7 @@ import argparse
 import threading
 import time
 
-from common import median, percentile, setup_django, table
+from common import live_api, median, percentile, setup_django, table
 
 
 def main() -> None:
@@ -23,25 +23,11 @@ def main() -> None:
     setup_django()
 
     import httpx
-    from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.db import connection
-    from rest_framework.authtoken.models import Token
 
     from agents.services import agent_create
     from memory.models import Message
-    from tests.fake_llm import FakeLLM
-    from tests.live_stack import LiveStack
-    from turns import two_step
 
-    llm = FakeLLM().start()
-    llm.responder = two_step
-    stack = LiveStack(llm_url=llm.base_url, database=connection.settings_dict["NAME"], queue="bench-concurrency",
-                      channels_prefix="bench-concurrency", logs=settings.DATA_DIR / "bench-logs", concurrency=8)
-    try:
-        user, _ = get_user_model().objects.get_or_create(username="bench")
-        token, _ = Token.objects.get_or_create(user=user)
-        headers = {"Authorization": f"Bearer {token.key}"}
+    with live_api("bench-concurrency") as (stack, llm, user, headers):
         agents = [agent_create(owner=user, name=f"crowd {n}", persona="I am one of many.", human="visits:",
                                model="gpt-4o-mini", context_window=128_000) for n in range(args.agents + 1)]
         solo, crowd = agents[0], agents[1:]
@@ -81,9 +67,6 @@ def main() -> None:
             expected = [f"message {i}" for i in range(args.messages)]
             lost += len(set(expected) - set(said))
             reordered += said != expected and not (set(expected) - set(said))
-    finally:
-        stack.stop()
-        llm.stop()
 
     turns = len(latencies)
     print(table(["", "turns", "p50 ms", "p95 ms"], [

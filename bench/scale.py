@@ -11,7 +11,7 @@ import argparse
 import random
 import time
 
-from common import median, percentile, setup_django, table
+from common import live_api, median, percentile, setup_django, table
 
 SIZES = [(10, 0), (1_000, 0), (50_000, 10_000)]
 
@@ -23,27 +23,15 @@ def main() -> None:
     setup_django()
 
     import httpx
-    from django.conf import settings
-    from django.contrib.auth import get_user_model
     from django.db import connection
-    from rest_framework.authtoken.models import Token
 
     from agents.services import agent_create, messages_reset
     from memory.models import Message, Passage
-    from tests.fake_llm import FakeLLM
-    from tests.live_stack import LiveStack
-    from turns import two_step
 
-    llm = FakeLLM().start()
-    llm.responder = two_step
-    stack = LiveStack(llm_url=llm.base_url, database=connection.settings_dict["NAME"], queue="bench-scale",
-                      channels_prefix="bench-scale", logs=settings.DATA_DIR / "bench-logs", concurrency=8)
     rng = random.Random(7)
     rows = []
-    try:
-        user, _ = get_user_model().objects.get_or_create(username="bench")
-        token, _ = Token.objects.get_or_create(user=user)
-        http = httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {token.key}"}, timeout=60)
+    with live_api("bench-scale") as (stack, llm, user, headers):
+        http = httpx.Client(base_url=stack.url, headers=headers, timeout=60)
         for messages, passages in SIZES:
             agent = agent_create(owner=user, name=f"scale {messages}", persona="I remember a lot.", human="visits:",
                                  model="gpt-4o-mini", context_window=128_000)
@@ -78,9 +66,6 @@ def main() -> None:
                 turn()
                 samples.append((time.perf_counter() - began) * 1000)
             rows.append((messages, passages, seeded, samples))
-    finally:
-        stack.stop()
-        llm.stop()
 
     print(table(["stored messages", "passages", "seeded in s", "p50 ms", "p95 ms"],
                 [[f"{m:,}", f"{p:,}", f"{s:.1f}", f"{median(x):.1f}", f"{percentile(x, 0.95):.1f}"]

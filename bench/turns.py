@@ -10,20 +10,9 @@ alone (in-memory store); and the floor: a bare Celery round trip and a bare chan
 """
 
 import argparse
-import asyncio
 import time
 
-from common import ROOT, median, percentile, setup_django, table
-
-
-def two_step(request):
-    from tests.fake_llm import tool_call
-
-    last = request["messages"][-1]["content"] or ""
-    if '"type": "user_message"' in last:
-        return tool_call("core_memory_replace", {"label": "human", "old_content": "visits:",
-                                                 "new_content": "visits:", "request_heartbeat": True})
-    return tool_call("send_message", {"message": "Noted."})
+from common import live_api, median, percentile, setup_django, table
 
 
 def timed(function, count: int) -> list[float]:
@@ -45,9 +34,6 @@ def main() -> None:
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
     from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.db import connection
-    from rest_framework.authtoken.models import Token
 
     from agents.engine.loop import Event, Turn, TurnSettings
     from agents.llm.openai_chat import OpenAIChat
@@ -56,23 +42,15 @@ def main() -> None:
     from memory.tokens import tokenizer_for_model
     from playground.tasks import ping
     from tests.agents.in_memory_store import InMemoryStore, make_state
-    from tests.fake_llm import FakeLLM
-    from tests.live_stack import LiveStack
 
-    queue, prefix = "bench-turns", "bench-turns"
+    queue = "bench-turns"
     settings.CELERY_TASK_DEFAULT_QUEUE = queue
-    settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = prefix
-    llm = FakeLLM().start()
-    llm.responder = two_step
-    settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY, settings.LLM_MODEL = llm.base_url, "x", "gpt-4o-mini"
-    stack = LiveStack(llm_url=llm.base_url, database=connection.settings_dict["NAME"], queue=queue,
-                      channels_prefix=prefix, logs=settings.DATA_DIR / "bench-logs", concurrency=8)
-    try:
-        user, _ = get_user_model().objects.get_or_create(username="bench")
-        token, _ = Token.objects.get_or_create(user=user)
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = queue
+    with live_api(queue) as (stack, llm, user, headers):
+        settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY, settings.LLM_MODEL = llm.base_url, "x", "gpt-4o-mini"
         agent = agent_create(owner=user, name="bench", persona="I am a benchmark.", human="visits:",
                              model="gpt-4o-mini", context_window=128_000)
-        client = httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {token.key}"}, timeout=60)
+        client = httpx.Client(base_url=stack.url, headers=headers, timeout=60)
         url = f"/v1/agents/agent-{agent.pk}/messages"
         body = {"messages": [{"role": "user", "content": "hello"}]}
 
@@ -128,9 +106,6 @@ def main() -> None:
         channel = async_to_sync(channel_round_trips)(args.turns)
         events = 12  # what a two-step turn publishes: started, user message, 2 usage, 2 reasoning?, call, result, change, message, stop
         floor_p50 = 2 * median(celery) + events * median(channel) / 2
-    finally:
-        stack.stop()
-        llm.stop()
 
     rows = [[name, f"{median(s):.1f}", f"{percentile(s, 0.95):.1f}"] for name, s in [
         ("API turn (daphne + Celery + Postgres + Redis)", api), ("in-process turn on the database", db),
