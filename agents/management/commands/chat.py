@@ -6,7 +6,6 @@ import sys
 import threading
 
 from channels.layers import get_channel_layer
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
@@ -14,7 +13,13 @@ from agents.events import agent_group
 from agents.llm import LLMNotConfigured
 from agents.models import Agent, Run
 from agents.selectors import agent_context, agent_for_owner
-from agents.services import agent_create, agent_runs_process, exchange_undo, turn_enqueue
+from agents.services import (
+    agent_create,
+    agent_runs_process,
+    exchange_undo,
+    turn_enqueue,
+)
+from memory.management.users import command_user
 from memory.models import Source
 from memory.selectors import memory_templates
 from memory.services import source_attach
@@ -35,7 +40,7 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for one turn")
 
     def handle(self, *args, agent, create, persona, human, user, timeout, **options):
-        self.owner = self.find_user(user)
+        self.owner = command_user(user)
         try:
             self.agent = agent_for_owner(owner=self.owner, name=agent)
         except Agent.DoesNotExist:
@@ -60,13 +65,6 @@ class Command(BaseCommand):
         finally:
             self.closing = True
             listener.join(5)
-
-    def find_user(self, username: str | None):
-        users = get_user_model().objects
-        found = users.filter(username=username).first() if username else users.filter(is_superuser=True).order_by("id").first()
-        if found is None:
-            raise CommandError(f"no user {username!r}" if username else "no user yet: run `manage.py up` once, or createsuperuser")
-        return found
 
     def template(self, kind: str, name: str) -> str:
         found = memory_templates(kind=kind, owner=self.owner).filter(name=name).first()

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 from django.apps import apps
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from memory.ingestion import document_ingest
+from memory.management.users import command_user
 from memory.models import Document, Source
 from memory.services import document_add, source_attach, source_create
 
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--attach", metavar="AGENT_NAME", help="attach the source to this agent of the user")
 
     def handle(self, *args, files: list[str], name: str, user: str | None, attach: str | None, **options):
-        owner = self.find_user(user)
+        owner = command_user(user)
         agent = self.find_agent(owner, attach) if attach else None
         missing = [f for f in files if not Path(f).is_file()]
         if missing:
@@ -72,13 +72,6 @@ class Command(BaseCommand):
                      f"{document.chunks_embedded}/{document.chunks_total} chunks embedded")
 
         return show
-
-    def find_user(self, username: str | None):
-        users = get_user_model().objects
-        found = users.filter(username=username).first() if username else users.filter(is_superuser=True).order_by("id").first()
-        if found is None:
-            raise CommandError(f"no user {username!r}" if username else "no user yet: run `manage.py up` once, or createsuperuser")
-        return found
 
     def find_agent(self, owner, name: str):
         # by the app registry: memory never imports agents (imports go playground -> agents -> memory)
