@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from memory import embedding_queue
 from memory.embeddings import get_embedder
 from memory.models import (
     Block,
@@ -101,21 +102,29 @@ def messages_append(*, agent_id: int, owner_id: int, messages: list[dict], run_i
                     step_id: int | None = None, embed: bool = True) -> list[Message]:
     """Store messages in recall memory; they are embedded in the background (`embed=False`: the
     caller queues that itself, with messages_embed_later, once for many appends)."""
-    rows = Message.objects.bulk_create(
-        Message(agent_id=agent_id, owner_id=owner_id, run_id=run_id, step_id=step_id, **fields) for fields in messages
-    )
+    rows = [Message(agent_id=agent_id, owner_id=owner_id, run_id=run_id, step_id=step_id, **fields) for fields in messages]
+    if len(rows) == 1:
+        rows[0].save(force_insert=True)  # one INSERT; bulk_create would add a BEGIN and a COMMIT
+    else:
+        rows = Message.objects.bulk_create(rows)
     if embed:
         messages_embed_later(messages=rows)
     return rows
 
 
 def messages_embed_later(*, messages: list[Message]) -> None:
-    """Queue the embedding of those messages that recall search reads."""
+    """Queue the embedding of those messages that recall search reads, in the next batch
+    (memory.embedding_queue), once they are committed."""
     searchable = [m.pk for m in messages if m.kind in (Message.Kind.USER_MESSAGE, Message.Kind.ASSISTANT) and m.text]
     if searchable:
-        from memory.tasks import embed_messages
+        transaction.on_commit(lambda: _embed_soon(searchable))
 
-        transaction.on_commit(lambda: embed_messages.delay(searchable))
+
+def _embed_soon(message_ids: list[int]) -> None:
+    from memory.tasks import embed_waiting_messages
+
+    if embedding_queue.add(message_ids):
+        embed_waiting_messages.apply_async(countdown=settings.EMBED_BATCH_SECONDS)
 
 
 def messages_evict(*, agent_id: int, owner_id: int, message_ids: list[int], summary: dict) -> Message:

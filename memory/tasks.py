@@ -1,14 +1,15 @@
 from celery import shared_task
 
+from memory import embedding_queue
 from memory.ingestion import document_ingest
 from memory.openai_api import ProviderError
 from memory.services import messages_embed
 
 
-@shared_task(name="memory.embed_messages", ignore_result=True)
-def embed_messages(message_ids: list[int]) -> None:
-    """Embed new messages for recall search; a turn never waits for this."""
-    messages_embed(message_ids=message_ids)
+@shared_task(name="memory.embed_waiting_messages", ignore_result=True)
+def embed_waiting_messages() -> None:
+    """Embed, in one batch, the new messages waiting for it; a turn never waits for this."""
+    messages_embed(message_ids=embedding_queue.take())
 
 
 @shared_task(bind=True, name="memory.ingest_document", ignore_result=True, acks_late=True, max_retries=3)

@@ -160,6 +160,8 @@ LLM_MODEL = env_str("LLM_MODEL")
 LLM_TIMEOUT = env_float("LLM_TIMEOUT", 120.0, minimum=1.0)
 LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 3, minimum=0, maximum=10)
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "local/all-MiniLM-L6-v2")
+# new messages are embedded together, at most this long after they are stored
+EMBED_BATCH_SECONDS = env_float("EMBED_BATCH_SECONDS", 1.0, minimum=0.0, maximum=60.0)
 EMBEDDING_BASE_URL = env_url("EMBEDDING_BASE_URL", schemes=("http", "https"))
 
 # --- agent defaults -------------------------------------------------------------------------

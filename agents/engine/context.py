@@ -66,9 +66,12 @@ def memory_metadata_section(state: AgentState) -> str:
 def compile_context(
     state: AgentState, *, tools: list[dict[str, Any]], tokenizer: Tokenizer, approximate: bool
 ) -> CompiledContext:
-    instructions = state.system
-    core = "\n\n" + core_memory_section(state.blocks)
-    metadata = "\n\n" + memory_metadata_section(state)
+    # each separator ends the section before it: a section then ends in a newline and the next starts
+    # with "<", where tiktoken's pre-tokenizer always splits, so counting the sections one by one
+    # (cached: instructions and core memory rarely change between steps) is exact
+    instructions = state.system + "\n\n"
+    core = core_memory_section(state.blocks) + "\n\n"
+    metadata = memory_metadata_section(state)
     system = {"role": "system", "content": instructions + core + metadata}
     history = [m.to_openai() for m in state.messages]
     summary = [state.summary.to_openai()] if state.summary else []
@@ -93,10 +96,10 @@ def compile_context(
         approximate=approximate,
     )
     sections = {
-        "system_instructions": instructions,
+        "system_instructions": state.system,
         "tool_schemas": "",  # the inspector shows `tools` itself
-        "core_memory": core.lstrip("\n"),
-        "memory_metadata": metadata.lstrip("\n"),
+        "core_memory": core.rstrip("\n"),
+        "memory_metadata": metadata,
         "summary": state.summary.content if state.summary else "",
         "messages": "",
     }

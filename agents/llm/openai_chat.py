@@ -4,7 +4,21 @@ import uuid
 from typing import Any, Callable
 
 from agents.engine.types import Completion, ToolCall
-from memory.openai_api import make_client, stream_chat
+from memory.openai_api import ProviderError, make_client, stream_chat
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    return value
 
 
 class OpenAIChat:
@@ -18,21 +32,25 @@ class OpenAIChat:
         finish_reason = response_id = model = None
         usage = None
         for chunk in stream_chat(self.client, **body):
-            response_id, model = response_id or chunk.id, model or chunk.model
-            if chunk.usage is not None:
-                usage = chunk.usage.model_dump(exclude_none=True)
-            for choice in chunk.choices:
-                delta = choice.delta
-                if delta.content:
-                    content.append(delta.content)
-                    on_content(delta.content)
-                for part in delta.tool_calls or ():
-                    slot = calls.setdefault(part.index, {"id": "", "name": "", "arguments": []})
-                    slot["id"] = slot["id"] or (part.id or "")
-                    if part.function is not None:
-                        slot["name"] += part.function.name or ""
-                        slot["arguments"].append(part.function.arguments or "")
-                finish_reason = choice.finish_reason or finish_reason
+            if not isinstance(chunk, dict):
+                raise ProviderError(f"LLM server sent a chunk that is not a JSON object: {str(chunk)[:200]}")
+            response_id, model = response_id or chunk.get("id"), model or chunk.get("model")
+            if isinstance(chunk.get("usage"), dict):
+                usage = _without_nulls(chunk["usage"])
+            for choice in _objects(chunk.get("choices")):
+                delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+                piece = delta.get("content")
+                if isinstance(piece, str) and piece:
+                    content.append(piece)
+                    on_content(piece)
+                for part in _objects(delta.get("tool_calls")):
+                    index = part.get("index") if isinstance(part.get("index"), int) else 0
+                    slot = calls.setdefault(index, {"id": "", "name": "", "arguments": []})
+                    slot["id"] = slot["id"] or _text(part.get("id"))
+                    function = part.get("function") if isinstance(part.get("function"), dict) else {}
+                    slot["name"] += _text(function.get("name"))
+                    slot["arguments"].append(_text(function.get("arguments")))
+                finish_reason = choice.get("finish_reason") or finish_reason
         tool_calls = [
             # some local servers send no call id; the result must still name one
             ToolCall(id=slot["id"] or f"call_{uuid.uuid4().hex[:12]}", name=slot["name"], arguments="".join(slot["arguments"]))

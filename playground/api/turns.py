@@ -44,7 +44,8 @@ def turn_messages(run: Run, *, types: list[str] | None = None, use_assistant_mes
 
 
 def turn_usage(run: Run) -> dict[str, Any]:
-    return letta.usage(run, list(run.steps.order_by("index")))
+    # not the steps' request and response: a whole prompt each, and the usage needs neither
+    return letta.usage(run, list(run.steps.defer("request", "response").order_by("index")))
 
 
 def letta_response(run: Run, options: dict) -> dict[str, Any]:

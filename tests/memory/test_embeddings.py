@@ -294,9 +294,9 @@ def test_stream_chat_yields_the_chunks_of_a_streamed_answer():
         llm.enqueue(tool_call("send_message", {"message": "hi there"}, content="Greet the user."))
         client = make_client(base_url=llm.base_url, api_key=None, timeout=5.0)
         chunks = list(stream_chat(client, model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]))
-    content = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
-    arguments = "".join(call.function.arguments or "" for chunk in chunks if chunk.choices
-                        for call in chunk.choices[0].delta.tool_calls or ())
+    deltas = [chunk["choices"][0]["delta"] for chunk in chunks if chunk["choices"]]
+    content = "".join(delta.get("content") or "" for delta in deltas)
+    arguments = "".join(call["function"].get("arguments") or "" for delta in deltas for call in delta.get("tool_calls") or ())
     assert content == "Greet the user."
     assert json.loads(arguments) == {"message": "hi there"}
-    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+    assert [c for c in chunks if c["choices"]][-1]["choices"][0]["finish_reason"] == "tool_calls"

@@ -216,3 +216,20 @@ def test_sections_add_up_to_the_whole_even_where_a_seam_merges():
         counts = tokenizer.count_sections(sections)
         assert sum(counts) == tokenizer.count("".join(sections))
         assert all(count >= 0 for count in counts)
+
+
+@pytest.mark.parametrize("system", ["You are Sam.", "Ends in a tag>", "Ends with spaces  \n", ""])
+def test_the_system_prompts_sections_are_counted_one_by_one_exactly(system):
+    """The sections of the system message meet where tiktoken always splits, so each is counted
+    alone (and cached) and the metadata, new every step, never makes the whole prompt be re-split."""
+    from agents.engine.context import compile_context
+    from agents.engine.tools import TOOL_SCHEMAS
+    from tests.agents.in_memory_store import make_state
+
+    tokenizer, _ = tokenizer_for_model("gpt-4o")
+    before = tokens._count_sections_by_offsets.cache_info().misses
+    for recall_count in range(3):  # the metadata changes from step to step
+        context = compile_context(make_state(system=system, recall_count=recall_count), tools=TOOL_SCHEMAS,
+                                  tokenizer=tokenizer, approximate=False)
+        assert context.tokens["core_memory"] == tokenizer.count(context.sections["core_memory"] + "\n\n")
+    assert tokens._count_sections_by_offsets.cache_info().misses == before
