@@ -64,9 +64,18 @@ class _Publisher:
 _publisher = _Publisher()
 
 
+def run_group(run_id: int) -> str:
+    """Where a run's "stop" goes too: for whoever waits for the end of the turn and nothing else."""
+    return f"run-{run_id}"
+
+
 def publish(agent_id: int, event: dict[str, Any]) -> None:
     """Send one event (a dict with a "type" such as "reasoning" or "tool_call") to the agent's watchers.
 
-    Events go out in order; the last of a turn ("stop") waits until it is sent, so a turn that has
-    ended has said so."""
-    _publisher.send(agent_group(agent_id), {"type": "agent.event", "event": event}, wait=event.get("type") == "stop")
+    Events go out in order; the last of a turn ("stop") also goes to the run's group, and waits until
+    it is sent, so a turn that has ended has said so."""
+    message = {"type": "agent.event", "event": event}
+    stop = event.get("type") == "stop"
+    _publisher.send(agent_group(agent_id), message, wait=stop and "run_id" not in event)
+    if stop and "run_id" in event:
+        _publisher.send(run_group(event["run_id"]), message, wait=True)

@@ -188,3 +188,11 @@ def get_embedder(model: str | None = None) -> Embedder:
         if model not in _embedders:
             _embedders[model] = EMBEDDERS[kind](name)
         return _embedders[model]
+
+
+def preload_local_model() -> None:
+    """Load the default model now if it runs in this process: loading MiniLM takes ~5 s of CPU,
+    better spent when a worker starts than in the middle of its first turns."""
+    embedder = get_embedder()
+    if isinstance(embedder, LocalEmbedder):
+        embedder.embed(["warm up"])

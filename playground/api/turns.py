@@ -11,11 +11,12 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import connection
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from agents.events import agent_group
+from agents.events import agent_group, run_group
 from agents.models import Agent, Run
 from agents.services import turn_enqueue
 from memory.models import Message
@@ -73,6 +74,7 @@ def turn_answer(run: Run, options: dict, timeout: float) -> StreamingHttpRespons
         await _wait_for_stop(run, timeout)
         yield json.dumps(await _answer(run.pk, options), ensure_ascii=False).encode()
 
+    connection.close()  # back to the pool for as long as the turn runs
     return StreamingHttpResponse(body(), content_type="application/json")
 
 
@@ -93,7 +95,7 @@ def _finished(run_id: int) -> bool:
 
 async def _wait_for_stop(run: Run, timeout: float) -> None:
     layer = get_channel_layer()
-    group, channel = agent_group(run.agent_id), await layer.new_channel()
+    group, channel = run_group(run.pk), await layer.new_channel()  # the stop alone, not every event of the turn
     await layer.group_add(group, channel)
     try:
         deadline = time.monotonic() + timeout
@@ -146,6 +148,7 @@ def turn_stream(agent: Agent, text: str, options: dict) -> StreamingHttpResponse
         async_to_sync(layer.group_discard)(group, channel)
         raise
     chunks = _chunks(layer, group, channel, run.pk, options, wait_seconds(agent))
+    connection.close()  # back to the pool for as long as the turn runs
     response = StreamingHttpResponse(chunks, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # a proxy in front must not hold the events back

@@ -300,3 +300,14 @@ def test_stream_chat_yields_the_chunks_of_a_streamed_answer():
     assert content == "Greet the user."
     assert json.loads(arguments) == {"message": "hi there"}
     assert [c for c in chunks if c["choices"]][-1]["choices"][0]["finish_reason"] == "tool_calls"
+
+
+def test_a_worker_preloads_a_local_model_and_leaves_a_remote_one_alone(settings, server):
+    from memory.embeddings import get_embedder, preload_local_model
+
+    settings.EMBEDDING_MODEL, settings.EMBEDDING_BASE_URL = "openai/preload-test", server.base_url
+    preload_local_model()
+    assert server.requests == []  # nothing is sent to a remote server at start
+    settings.EMBEDDING_MODEL = "local/all-MiniLM-L6-v2"
+    preload_local_model()
+    assert get_embedder()._model is not None
