@@ -96,24 +96,28 @@ def agent_runs_process(*, agent_id: int) -> int:
     runner looks once more, so a run queued just as it finished is not stranded.
     """
     done = 0
-    while Run.objects.filter(agent_id=agent_id, status=Run.Status.QUEUED).exists():
-        if not _try_lock(agent_id):
-            return done
+    while _try_lock(agent_id):
         try:
-            _fail_interrupted_runs(agent_id)
-            while run := Run.objects.filter(agent_id=agent_id, status=Run.Status.QUEUED).order_by("id").first():
+            while run := _next_run(agent_id):
                 run_execute(run=run)
                 done += 1
         finally:
             _unlock(agent_id)
+        if not Run.objects.filter(agent_id=agent_id, status=Run.Status.QUEUED).exists():
+            break
     return done
 
 
-def _fail_interrupted_runs(agent_id: int) -> None:
-    """Runs left "running" by a worker that died: we hold the lock, so nobody is running them."""
-    for run in Run.objects.filter(agent_id=agent_id, status=Run.Status.RUNNING):
+def _next_run(agent_id: int) -> Run | None:
+    """The oldest queued run. A run still "running" before it was left by a worker that died (we
+    hold the lock, so nobody is running it): it is failed on the way."""
+    while run := (Run.objects.select_related("agent").filter(agent_id=agent_id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING])
+                  .order_by("id").first()):
+        if run.status == Run.Status.QUEUED:
+            return run
         _finish(run, Run.Status.FAILED, Run.StopReason.ERROR, "The worker stopped in the middle of this turn; "
                 "what it had done before is kept.")
+    return None
 
 
 def _finish(run: Run, status: str, stop_reason: str, error: str = "", *, error_announced: bool = False,

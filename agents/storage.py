@@ -42,6 +42,7 @@ class DjangoStore:
         self.block_ids = {b.label: b.pk for b in blocks}
         in_context = memory_selectors.in_context_messages(agent_id=agent.pk)
         summary = next((m for m in reversed(in_context) if m.kind == Message.Kind.SUMMARY), None)
+        recall_count, archival_count = memory_selectors.memory_counts(agent_id=agent.pk)
         return AgentState(
             agent_id=agent.pk, name=agent.name, system=agent.system, model=model_name(agent.model),
             context_window=agent.context_window, temperature=agent.temperature, warning_share=agent.warning_share,
@@ -50,8 +51,8 @@ class DjangoStore:
             blocks=[BlockView(b.label, b.value, b.limit, b.description, b.read_only) for b in blocks],
             messages=[message_view(m) for m in in_context if m.kind != Message.Kind.SUMMARY],
             summary=message_view(summary) if summary else None,
-            recall_count=memory_selectors.recall_count(agent_id=agent.pk),
-            archival_count=memory_selectors.archival_count(agent_id=agent.pk),
+            recall_count=recall_count,
+            archival_count=archival_count,
             memory_edited_at=agent.memory_edited_at,
         )
 

@@ -1,6 +1,7 @@
 """Reads of the memory tiers."""
 
 from django.apps import apps as django_apps
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from memory.models import Block, MemoryTemplate, Message, Passage
@@ -36,6 +37,16 @@ def archival_passages(*, agent_id: int) -> QuerySet[Passage]:
 
 def archival_count(*, agent_id: int) -> int:
     return archival_passages(agent_id=agent_id).count()
+
+
+def memory_counts(*, agent_id: int) -> tuple[int, int]:
+    """recall_count and archival_count in one round trip: every turn reads both."""
+    scope, params = passage_scope(agent_id)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT (SELECT COUNT(*) FROM memory_message WHERE agent_id = %s AND kind <> %s), "
+                       f"(SELECT COUNT(*) FROM memory_passage t WHERE {scope})", [agent_id, Message.Kind.SUMMARY, *params])
+        recall, archival = cursor.fetchone()
+    return recall, archival
 
 
 def passage_search(*, agent_id: int, embedding_model: str, query: str, page: int = 1, page_size: int = 5,
