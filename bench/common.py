@@ -60,13 +60,18 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def two_step(request):
-    """The scripted LLM's side of the benchmarked turn: a memory edit with a heartbeat, then a reply."""
+    """The scripted LLM's side of the benchmarked turn: a memory edit with a heartbeat, then a reply.
+
+    The edit is a real one (a new value, a revision): the human block says "visits: odd" or
+    "visits: even" (agents are created with "visits: even") and every turn flips it."""
     from tests.fake_llm import tool_call
 
     last = request["messages"][-1]["content"] or ""
     if '"type": "user_message"' in last:
-        return tool_call("core_memory_replace", {"label": "human", "old_content": "visits:",
-                                                 "new_content": "visits:", "request_heartbeat": True})
+        now = "odd" if "visits: odd" in request["messages"][0]["content"] else "even"
+        new = "even" if now == "odd" else "odd"
+        return tool_call("core_memory_replace", {"label": "human", "old_content": f"visits: {now}",
+                                                 "new_content": f"visits: {new}", "request_heartbeat": True})
     return tool_call("send_message", {"message": "Noted."})
 
 

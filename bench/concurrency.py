@@ -28,7 +28,7 @@ def main() -> None:
     from memory.models import Message
 
     with live_api("bench-concurrency") as (stack, llm, user, headers):
-        agents = [agent_create(owner=user, name=f"crowd {n}", persona="I am one of many.", human="visits:",
+        agents = [agent_create(owner=user, name=f"crowd {n}", persona="I am one of many.", human="visits: even",
                                model="gpt-4o-mini", context_window=128_000) for n in range(args.agents + 1)]
         solo, crowd = agents[0], agents[1:]
 

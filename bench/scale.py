@@ -33,7 +33,7 @@ def main() -> None:
     with live_api("bench-scale") as (stack, llm, user, headers):
         http = httpx.Client(base_url=stack.url, headers=headers, timeout=60)
         for messages, passages in SIZES:
-            agent = agent_create(owner=user, name=f"scale {messages}", persona="I remember a lot.", human="visits:",
+            agent = agent_create(owner=user, name=f"scale {messages}", persona="I remember a lot.", human="visits: even",
                                  model="gpt-4o-mini", context_window=128_000)
             started = time.perf_counter()
             for start in range(0, messages, 5000):
