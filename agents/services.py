@@ -77,6 +77,8 @@ def turn_enqueue(*, agent: Agent, trigger: str = Run.Trigger.USER_MESSAGE, text:
     return run
 
 
+# The lock belongs to the database session: the runner keeps its connection from taking the lock
+# to letting go (none is given back to the pool in between, not even during LLM calls).
 def _try_lock(agent_id: int) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [TURN_LOCK_CLASS, agent_id])

@@ -76,7 +76,7 @@ def two_step(request):
 
 
 @contextmanager
-def live_api(name: str):
+def live_api(name: str, concurrency: int = 8):
     """The scripted LLM answering `two_step` at once, a live stack (daphne and a worker) on the bench
     database with queue and channel prefix `name`, and the bench user's API headers."""
     from django.conf import settings
@@ -87,10 +87,13 @@ def live_api(name: str):
     from tests.fake_llm import FakeLLM
     from tests.live_stack import LiveStack
 
+    # this process talks to the same queue and channel prefix as the stack it starts
+    settings.CELERY_TASK_DEFAULT_QUEUE = name
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = name
     llm = FakeLLM().start()
     llm.responder = two_step
     stack = LiveStack(llm_url=llm.base_url, database=connection.settings_dict["NAME"], queue=name,
-                      channels_prefix=name, logs=settings.DATA_DIR / "bench-logs", concurrency=8)
+                      channels_prefix=name, logs=settings.DATA_DIR / "bench-logs", concurrency=concurrency)
     try:
         user, _ = get_user_model().objects.get_or_create(username="bench")
         token, _ = Token.objects.get_or_create(user=user)

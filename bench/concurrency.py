@@ -1,11 +1,15 @@
 """Concurrency: 50 agents receiving messages at once from 50 clients, through the API.
 
-    .venv/bin/python bench/concurrency.py [--agents 50 --messages 4]
+    .venv/bin/python bench/concurrency.py [--agents 50 --messages 4 --llm-ms 0 --worker-threads 8]
 
 Each client sends its agent `messages` messages one after another (a two-step turn each: a memory
 edit with a heartbeat, then a reply); all clients start together. Prints throughput in turns per
 second, latency p50/p95 next to a single agent's p50 measured the same way in the same run, and
 checks that no message was lost or answered out of order.
+
+With the scripted LLM answering at once (the default) the run measures our CPU per turn; with
+`--llm-ms` it answers each call after that long, as a real model does, and the run measures how
+well turns overlap while they wait on it.
 """
 
 import argparse
@@ -19,6 +23,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--messages", type=int, default=4)
+    parser.add_argument("--llm-ms", type=float, default=0.0, help="the scripted LLM's time per call (default: at once)")
+    parser.add_argument("--worker-threads", type=int, default=8, help="turns the worker runs at once")
     args = parser.parse_args()
     setup_django()
 
@@ -27,7 +33,12 @@ def main() -> None:
     from agents.services import agent_create
     from memory.models import Message
 
-    with live_api("bench-concurrency") as (stack, llm, user, headers):
+    with live_api("bench-concurrency", concurrency=args.worker_threads) as (stack, llm, user, headers):
+        if args.llm_ms:
+            from common import two_step
+            from tests.fake_llm import delay
+
+            llm.responder = lambda request: delay(args.llm_ms / 1000, two_step(request))
         agents = [agent_create(owner=user, name=f"crowd {n}", persona="I am one of many.", human="visits: even",
                                model="gpt-4o-mini", context_window=128_000) for n in range(args.agents + 1)]
         solo, crowd = agents[0], agents[1:]
@@ -73,7 +84,8 @@ def main() -> None:
         ["one agent alone", str(len(single)), f"{median(single):.1f}", f"{percentile(single, 0.95):.1f}"],
         [f"{args.agents} agents at once", str(turns), f"{median(latencies):.1f}", f"{percentile(latencies, 0.95):.1f}"],
     ]))
-    print(f"throughput {turns / elapsed:.1f} turns/s over {elapsed:.1f} s; lost {lost}, reordered {reordered}")
+    print(f"throughput {turns / elapsed:.1f} turns/s over {elapsed:.1f} s; lost {lost}, reordered {reordered}; "
+          f"LLM {args.llm_ms:g} ms per call, {args.worker_threads} worker threads")
     print(f"ratios: concurrent p95 / single p50 {percentile(latencies, 0.95) / median(single):.1f}x (target 5x); "
           f"lost {lost}, reordered {reordered}")
 

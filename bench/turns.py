@@ -43,8 +43,6 @@ def main() -> None:
     from tests.agents.in_memory_store import InMemoryStore, make_state
 
     queue = "bench-turns"
-    settings.CELERY_TASK_DEFAULT_QUEUE = queue
-    settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = queue
     with live_api(queue) as (stack, llm, user, headers):
         settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY, settings.LLM_MODEL = llm.base_url, "x", "gpt-4o-mini"
         agent = agent_create(owner=user, name="bench", persona="I am a benchmark.", human="visits: even",

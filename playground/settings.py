@@ -116,11 +116,15 @@ if env_str("DATABASE_NAME"):
 # consistency. DATABASE_SYNCHRONOUS_COMMIT=on waits for every flush.
 DATABASE_SYNCHRONOUS_COMMIT = env_bool("DATABASE_SYNCHRONOUS_COMMIT", False)
 DATABASES["default"]["OPTIONS"] = {"options": "-c synchronous_commit=off"} if not DATABASE_SYNCHRONOUS_COMMIT else {}
+WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 8, minimum=1, maximum=64)
 # A pool of connections per process, not persistent connections: under ASGI Django runs each
 # request's sync code on a thread of its own, so a persistent connection lived for one request and
 # every request paid for a new one (a PostgreSQL backend started, ~3 ms on both sides).
 DATABASES["default"]["OPTIONS"]["pool"] = {
-    "min_size": 1, "max_size": env_int("DATABASE_POOL_SIZE", 20, minimum=1, maximum=1000), "timeout": 30,
+    # a turn keeps its connection from start to end (the agent's lock is the session's), so a worker
+    # needs one per thread, and a few more for the embedding and ingestion tasks beside them
+    "min_size": 1, "max_size": env_int("DATABASE_POOL_SIZE", max(20, WORKER_CONCURRENCY + 4), minimum=1, maximum=1000),
+    "timeout": 30,
 }
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # a connection goes back to the pool at the end of each request and task
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # the pool checks a connection before lending it
@@ -157,7 +161,7 @@ CELERY_RESULT_EXPIRES = 3600
 # one result backend per process, not per thread: under ASGI every request is a new thread, and a
 # new backend object costs ~1 ms (it reads package metadata)
 CELERY_RESULT_BACKEND_THREAD_SAFE = True
-CELERY_WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 8, minimum=1, maximum=64)
+CELERY_WORKER_CONCURRENCY = WORKER_CONCURRENCY
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- LLM and embeddings ---------------------------------------------------------------------

@@ -28,6 +28,7 @@ class LiveStack:
             "PLAYGROUND_DATA_DIR": str(settings.DATA_DIR), "DATABASE_NAME": database, "CELERY_QUEUE": queue,
             "CHANNELS_PREFIX": channels_prefix, "OPENAI_BASE_URL": llm_url, "OPENAI_API_KEY": "test-key",
             "LLM_MODEL": "gpt-4o-mini", "LLM_MAX_RETRIES": "1", "SECRET_KEY": settings.SECRET_KEY,
+            "WORKER_CONCURRENCY": str(concurrency),
             **(extra_env or {}),
         }
         commands = {

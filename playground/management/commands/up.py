@@ -51,7 +51,9 @@ class Command(BaseCommand):
         self.log("up", "stopped")
 
     def start_children(self, host: str, port: int, concurrency: int) -> dict[str, subprocess.Popen]:
-        env = {**os.environ, "PLAYGROUND_DATA_DIR": str(settings.DATA_DIR), "PYTHONUNBUFFERED": "1"}
+        # WORKER_CONCURRENCY too: the worker sizes its database pool by it
+        env = {**os.environ, "PLAYGROUND_DATA_DIR": str(settings.DATA_DIR), "PYTHONUNBUFFERED": "1",
+               "WORKER_CONCURRENCY": str(concurrency)}
         commands = {
             "worker": [sys.executable, "-m", "celery", "-A", "playground", "worker", "--loglevel", "INFO",
                        "--pool", "threads", "--concurrency", str(concurrency), "--without-gossip", "--without-mingle",
