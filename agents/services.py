@@ -100,7 +100,10 @@ def agent_runs_process(*, agent_id: int) -> int:
     done = 0
     while _try_lock(agent_id):
         try:
-            while run := _next_run(agent_id):
+            _fail_interrupted_runs(agent_id)
+            # queued runs through the (agent, status, id) index: the oldest first, however many ran before
+            while run := (Run.objects.select_related("agent").filter(agent_id=agent_id, status=Run.Status.QUEUED)
+                          .order_by("id").first()):
                 run_execute(run=run)
                 done += 1
         finally:
@@ -110,16 +113,11 @@ def agent_runs_process(*, agent_id: int) -> int:
     return done
 
 
-def _next_run(agent_id: int) -> Run | None:
-    """The oldest queued run. A run still "running" before it was left by a worker that died (we
-    hold the lock, so nobody is running it): it is failed on the way."""
-    while run := (Run.objects.select_related("agent").filter(agent_id=agent_id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING])
-                  .order_by("id").first()):
-        if run.status == Run.Status.QUEUED:
-            return run
+def _fail_interrupted_runs(agent_id: int) -> None:
+    """Runs left "running" by a worker that died: we hold the lock, so nobody is running them."""
+    for run in Run.objects.filter(agent_id=agent_id, status=Run.Status.RUNNING):
         _finish(run, Run.Status.FAILED, Run.StopReason.ERROR, "The worker stopped in the middle of this turn; "
                 "what it had done before is kept.")
-    return None
 
 
 def _finish(run: Run, status: str, stop_reason: str, error: str = "", *, error_announced: bool = False,
