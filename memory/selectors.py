@@ -25,22 +25,14 @@ def in_context_messages(*, agent_id: int) -> list[Message]:
     return list(Message.objects.filter(agent_id=agent_id, in_context=True).order_by("id"))
 
 
-def recall_count(*, agent_id: int) -> int:
-    """Messages in recall memory: all ever stored, summaries aside."""
-    return Message.objects.filter(agent_id=agent_id).exclude(kind=Message.Kind.SUMMARY).count()
-
-
 def archival_passages(*, agent_id: int) -> QuerySet[Passage]:
     sql, params = passage_scope(agent_id)
     return Passage.objects.extra(where=[sql.replace("t.", "memory_passage.")], params=params)
 
 
-def archival_count(*, agent_id: int) -> int:
-    return archival_passages(agent_id=agent_id).count()
-
-
 def memory_counts(*, agent_id: int) -> tuple[int, int]:
-    """recall_count and archival_count in one round trip: every turn reads both."""
+    """Messages in recall memory (all ever stored, summaries aside) and passages in archival memory
+    (the agent's own and its sources'), in one round trip: every turn reads both."""
     scope, params = passage_scope(agent_id)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT (SELECT COUNT(*) FROM memory_message WHERE agent_id = %s AND kind <> %s), "

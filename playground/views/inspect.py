@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 from agents.engine.context import TIERS
 from agents.models import Step
 from agents.selectors import agent_context
-from memory.selectors import archival_count, recall_count
+from memory.selectors import memory_counts
 from playground.views.access import owned_agent
 
 TIER_NAMES = {
@@ -28,16 +28,17 @@ def inspector_context(agent) -> dict:
     texts["tool_schemas"] = json.dumps(context.tools, indent=2)
     texts["messages"] = json.dumps(context.messages[1 + (1 if texts["summary"] else 0):], indent=2, ensure_ascii=False)
     last = (Step.objects.filter(agent=agent, purpose=Step.Purpose.AGENT, error="", prompt_tokens__isnull=False)
-            .order_by("-id").first())
+            .defer("request", "response").order_by("-id").first())  # the counts, not the whole prompt
     tiers = [{"key": key, "name": TIER_NAMES[key], "tokens": tokens[key], "share": 100 * tokens[key] / window,
               "text": texts.get(key, ""), "last": last.tokens.get(key) if last else None}
              for key in (*TIERS, "completion_reserve")]
     used = tokens["prompt_total"] + tokens["completion_reserve"]
+    recall, archival = memory_counts(agent_id=agent.pk)
     return {
         "agent": agent, "tiers": tiers, "tokens": tokens, "window": window,
         "free": max(window - used, 0), "free_share": max(100 * (window - used) / window, 0),
         "warning_share": 100 * agent.warning_share, "flush_share": 100 * (window - tokens["completion_reserve"]) / window,
-        "recall_count": recall_count(agent_id=agent.pk), "archival_count": archival_count(agent_id=agent.pk),
+        "recall_count": recall, "archival_count": archival,
         "last_step": last, "gap": (last.prompt_tokens - last.tokens.get("prompt_total", 0)) if last else None,
     }
 

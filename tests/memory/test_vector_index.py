@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 
 from memory.models import Message, Passage
-from memory.selectors import archival_count, archival_passages, memory_counts
+from memory.selectors import archival_passages, memory_counts
 from memory.vectors import distance_sql, index_name
 from tests.factories import make_agent
 
@@ -69,7 +69,7 @@ def test_counting_an_agents_archival_memory_scans_no_other_passages():
         plan = "\n".join(row[0] for row in cursor.fetchall())
 
     assert sum(int(n) for n in re.findall(r"Rows Removed by Filter: (\d+)", plan)) == 0, plan  # no other agent's row read
-    assert archival_count(agent_id=agent.pk) == 3
+    assert memory_counts(agent_id=agent.pk) == (0, 3)
     Message.objects.create(owner=agent.owner, agent=agent, role="user", kind="user_message", content="hi", text="hi")
     Message.objects.create(owner=agent.owner, agent=agent, role="system", kind="summary", content="s", text="s")
     assert memory_counts(agent_id=agent.pk) == (1, 3)  # summaries are not counted as recall memory

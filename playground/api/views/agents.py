@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from agents.selectors import agent_context, agent_file_export
 from agents.services import agent_create_with_folders, agent_delete, agent_file_import, agent_update
 from memory.models import Block, Source
-from memory.selectors import archival_count, recall_count
+from memory.selectors import memory_counts
 from playground.api import letta
 from playground.api import serializers as s
 from playground.api.agent_file import agent_file_read
@@ -76,8 +76,8 @@ class AgentContext(ApiView):
     def get(self, request: Request, agent_id: str) -> Response:
         agent = agent_get(request.user, from_id("agent", agent_id))
         context = agent_context(agent=agent)
-        return Response(letta.context_window_overview(context, archival=archival_count(agent_id=agent.pk),
-                                                      recall=recall_count(agent_id=agent.pk)))
+        recall, archival = memory_counts(agent_id=agent.pk)
+        return Response(letta.context_window_overview(context, archival=archival, recall=recall))
 
 
 class AgentRecompile(ApiView):
