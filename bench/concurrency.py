@@ -16,7 +16,7 @@ import argparse
 import threading
 import time
 
-from common import live_api, median, percentile, setup_django, table
+from common import live_api, median, percentile, setup_django, table, two_step
 
 
 def main() -> None:
@@ -35,7 +35,6 @@ def main() -> None:
 
     with live_api("bench-concurrency", concurrency=args.worker_threads) as (stack, llm, user, headers):
         if args.llm_ms:
-            from common import two_step
             from tests.fake_llm import delay
 
             llm.responder = lambda request: delay(args.llm_ms / 1000, two_step(request))
