@@ -20,6 +20,8 @@ class CompiledContext:
     tools: list[dict[str, Any]]
     tokens: dict[str, Any]  # per tier, the prompt total, the reserve and window, the encoding
     sections: dict[str, str]  # the text of each tier, for the inspector
+    recall_count: int  # what the memory metadata says: messages in recall memory
+    archival_count: int  # and passages in archival memory
 
     @property
     def prompt_tokens(self) -> int:
@@ -103,7 +105,8 @@ def compile_context(
         "summary": state.summary.content if state.summary else "",
         "messages": "",
     }
-    return CompiledContext(messages=messages, tools=tools, tokens=tokens, sections=sections)
+    return CompiledContext(messages=messages, tools=tools, tokens=tokens, sections=sections,
+                           recall_count=state.recall_count, archival_count=state.archival_count)
 
 
 def over_flush_line(context: CompiledContext) -> bool:

@@ -11,7 +11,6 @@ from django.views.decorators.http import require_GET
 from agents.engine.context import TIERS
 from agents.models import Step
 from agents.selectors import agent_context
-from memory.selectors import memory_counts
 from playground.views.access import owned_agent
 
 TIER_NAMES = {
@@ -33,12 +32,11 @@ def inspector_context(agent) -> dict:
               "text": texts.get(key, ""), "last": last.tokens.get(key) if last else None}
              for key in (*TIERS, "completion_reserve")]
     used = tokens["prompt_total"] + tokens["completion_reserve"]
-    recall, archival = memory_counts(agent_id=agent.pk)
     return {
         "agent": agent, "tiers": tiers, "tokens": tokens, "window": window,
         "free": max(window - used, 0), "free_share": max(100 * (window - used) / window, 0),
         "warning_share": 100 * agent.warning_share, "flush_share": 100 * (window - tokens["completion_reserve"]) / window,
-        "recall_count": recall, "archival_count": archival,
+        "recall_count": context.recall_count, "archival_count": context.archival_count,
         "last_step": last, "gap": (last.prompt_tokens - last.tokens.get("prompt_total", 0)) if last else None,
     }
 

@@ -12,7 +12,6 @@ from rest_framework.response import Response
 from agents.selectors import agent_context, agent_file_export
 from agents.services import agent_create_with_folders, agent_delete, agent_file_import, agent_update
 from memory.models import Block, Source
-from memory.selectors import memory_counts
 from playground.api import letta
 from playground.api import serializers as s
 from playground.api.agent_file import agent_file_read
@@ -76,8 +75,8 @@ class AgentContext(ApiView):
     def get(self, request: Request, agent_id: str) -> Response:
         agent = agent_get(request.user, from_id("agent", agent_id))
         context = agent_context(agent=agent)
-        recall, archival = memory_counts(agent_id=agent.pk)
-        return Response(letta.context_window_overview(context, archival=archival, recall=recall))
+        return Response(letta.context_window_overview(context, archival=context.archival_count,
+                                                      recall=context.recall_count))
 
 
 class AgentRecompile(ApiView):
