@@ -7,6 +7,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from agents import events
+from agents.engine import events as event
 from agents.engine import prompts
 from agents.engine.loop import Event, Turn, TurnSettings
 from agents.llm import (
@@ -18,17 +19,10 @@ from agents.llm import (
     model_window,
 )
 from agents.models import Agent, Run
-from agents.storage import DjangoStore
-from memory.models import Block, BlockAttachment, Message
-from memory.services import (
-    block_attach,
-    block_create,
-    block_label_check,
-    block_update,
-    messages_append,
-    passages_insert_many,
-    source_attach,
-)
+from agents.storage import DjangoStore, block_view
+from memory.errors import BlockLabelTaken, BlockReadOnly, BlockTextNotFound
+from memory.models import Block, BlockAttachment, BlockRevision, Message
+from memory.services import block_create, block_write, source_attach
 from memory.tokens import tokenizer_for_model
 
 logger = logging.getLogger(__name__)
@@ -120,16 +114,19 @@ def _fail_interrupted_runs(agent_id: int) -> None:
                 "what it had done before is kept.")
 
 
-def _finish(run: Run, status: str, stop_reason: str, error: str = "", *, error_announced: bool = False,
-            steps: int = 0) -> None:
-    """Record how the run ended, then say so: "stop" goes out only once the row says it, so whoever
-    waits for it (the API, the chat command) reads the finished run."""
+def _finish(run: Run, status: str, stop_reason: str, error: str = "", *, steps: int = 0) -> None:
+    """Record how the run ended, then say so."""
     run.status, run.stop_reason, run.error, run.finished_at = status, stop_reason, error, timezone.now()
     run.save(update_fields=["status", "stop_reason", "error", "finished_at"])
-    if error and not error_announced:
-        events.publish(run.agent_id, {"type": "error", "run_id": run.pk, "message": error})
-    events.publish(run.agent_id, {"type": "stop", "run_id": run.pk, "status": status, "stop_reason": stop_reason,
-                                  "steps": steps})
+    _announce_end(run, steps=steps)
+
+
+def _announce_end(run: Run, *, steps: int = 0) -> None:
+    """The one place a run's "error" and "stop" are published, once its row is finished: whoever
+    waits for the stop (the API, the chat command) then reads the finished run."""
+    if run.error:
+        events.publish(run.agent_id, event.error(run_id=run.pk, message=run.error))
+    events.publish(run.agent_id, event.stop(run_id=run.pk, status=run.status, stop_reason=run.stop_reason, steps=steps))
 
 
 EVENT_KINDS = {Run.Trigger.USER_MESSAGE: "user_message", Run.Trigger.LOGIN: "login",
@@ -145,17 +142,13 @@ def run_execute(*, run: Run) -> Run:
         run.refresh_from_db()
         return run
     run.status = Run.Status.RUNNING
-    events.publish(agent.pk, {"type": "run_started", "run_id": run.pk, "trigger": run.trigger})
+    events.publish(agent.pk, event.run_started(run_id=run.pk, trigger=run.trigger))
     try:
         if not llm_configured(agent.model):
             raise LLMNotConfigured(NOT_CONFIGURED)
         store = DjangoStore(agent, run_id=run.pk)
         tokenizer, approximate = tokenizer_for_model(agent.model or settings.LLM_MODEL)
-        def publish(event: dict) -> None:
-            if event["type"] != "stop":  # _finish announces the end, once the run row is finished
-                events.publish(agent.pk, {**event, "run_id": run.pk})
-
-        turn = Turn(store=store, llm=get_llm(), publish=publish,
+        turn = Turn(store=store, llm=get_llm(), publish=lambda e: events.publish(agent.pk, e), run_id=run.pk,
                     tokenizer=tokenizer, approximate=approximate,
                     settings=TurnSettings(page_size=settings.SEARCH_PAGE_SIZE, max_retries=settings.LLM_MAX_RETRIES))
         try:
@@ -171,17 +164,8 @@ def run_execute(*, run: Run) -> Run:
         return run
     status = Run.Status.COMPLETED if result.status == "completed" else Run.Status.FAILED
     Agent.objects.filter(pk=agent.pk).update(last_active_at=timezone.now())
-    _finish(run, status, result.stop_reason, result.error, error_announced=True, steps=result.steps)
+    _finish(run, status, result.stop_reason, result.error, steps=result.steps)
     return run
-
-
-def block_edit(*, block_id: int, user, **changes) -> Block:
-    """A person's edit of a core memory block; everyone watching the agent sees it at once."""
-    block = block_update(block_id=block_id, actor="user", user=user, **changes)
-    for watched in block.agents.all():
-        events.publish(watched.pk, {"type": "memory_change", "label": block.label, "value": block.value,
-                                    "chars": len(block.value), "limit": block.limit, "actor": "user"})
-    return block
 
 
 def agent_duplicate(*, agent: Agent) -> Agent:
@@ -254,14 +238,6 @@ def agent_update(*, agent: Agent, block_ids: list[int] | None = None, **changes)
     return agent
 
 
-def block_change(*, block: Block, user, **changes) -> Block:
-    """block_edit for a block named without its agent (the API's /v1/blocks/{id}): a new label must
-    stay unique on every agent the block is attached to."""
-    if "label" in changes:
-        block_label_check(block=block, label=changes["label"])
-    return block_edit(block_id=block.pk, user=user, **changes)
-
-
 def runs_cancel(*, agent: Agent, run_ids: list[int] | None = None) -> dict[int, str]:
     """Cancel the agent's queued turns (all, or those named): run id -> "cancelled", or "running"
     for a turn already under way, which the engine cannot stop between steps."""
@@ -274,45 +250,91 @@ def runs_cancel(*, agent: Agent, run_ids: list[int] | None = None) -> dict[int, 
         cancelled = Run.objects.filter(pk=run.pk, status=Run.Status.QUEUED).update(
             status=Run.Status.CANCELLED, stop_reason=Run.StopReason.CANCELLED, finished_at=timezone.now())
         if cancelled:
-            events.publish(agent.pk, {"type": "stop", "run_id": run.pk, "status": Run.Status.CANCELLED,
-                                      "stop_reason": Run.StopReason.CANCELLED})
+            run.refresh_from_db()
+            _announce_end(run)
         outcome[run.pk] = Run.Status.CANCELLED if cancelled else Run.Status.RUNNING
     return outcome
 
 
-def agent_file_import(*, owner, agents: list[dict], blocks: list[dict], passages: list[dict] | None = None) -> list[Agent]:
-    """Agents from an agent file, already validated and normalized (see playground.api.agent_file):
-    `blocks` [{"id", "label", "value", ...}] are created once, so blocks shared in the file stay shared;
-    each agent {"id", "block_ids", "messages": [{Message fields, "created_at", "in_context"}], settings...};
-    `passages` [{"agent_id", "text", "tags", "created_at"}] go into the archival memory of their agent.
-    Message times are kept. Passages are embedded after the rest is committed; if that fails the new
-    agents are removed again."""
-    passages = passages or []
-    created: list[Agent] = []
+# --- core memory blocks: the one way a block changes, and how blocks join and leave agents -------
+
+
+def _label_free(block: Block, label: str, agents) -> None:
+    for agent in agents:
+        if Block.objects.filter(blockattachment__agent=agent, label=label).exclude(pk=block.pk).exists():
+            raise BlockLabelTaken(f"the agent {agent.name!r} already has a block labelled {label!r}")
+
+
+def _memory_edited(agent_ids) -> None:
+    Agent.objects.filter(pk__in=agent_ids).update(memory_edited_at=timezone.now())
+
+
+def block_edit(*, block_id: int, actor: str = BlockRevision.Actor.USER, user=None, step_id: int | None = None,
+               run_id: int | None = None, fields: dict | None = None, append: str | None = None,
+               replace: tuple[str, str] | None = None, revision: BlockRevision | None = None) -> Block:
+    """The one way a core memory block changes, by a person (`user`) or by an agent's tool (`step_id`).
+
+    One edit at a time: set `fields` (label, description, value, limit, read_only), `append` a line to
+    the value, `replace` (old, new) text in it, or restore the fields as they were before `revision`.
+    The edit applies to the block as it is at that moment (its row is locked), so an edit made by
+    someone else meanwhile is never lost. A label must stay unique on every agent that has the block;
+    an agent cannot edit a read-only block. The change is kept as a revision, the block's agents have
+    their memory marked edited, and everyone watching them sees it at once."""
+    if sum(edit is not None for edit in (fields, append, replace, revision)) != 1:
+        raise ValueError("block_edit takes exactly one of fields, append, replace or revision")
+
+    def change(block: Block) -> dict:
+        if actor == BlockRevision.Actor.AGENT and block.read_only:
+            raise BlockReadOnly(f"The block {block.label!r} is read-only; it cannot be edited.")
+        if append is not None:
+            return {"value": f"{block.value}\n{append}" if block.value else append}
+        if replace is not None:
+            old, new = replace
+            if not old:
+                raise BlockTextNotFound("old_content is empty; give the exact text to replace (use "
+                                        "core_memory_append to add).")
+            if old not in block.value:
+                raise BlockTextNotFound(f"old_content {old!r:.200} was not found in the block {block.label!r}; "
+                                        "it must match exactly.")
+            return {"value": block.value.replace(old, new)}
+        changes = dict(revision.before if revision is not None else fields)
+        if changes.get("label", block.label) != block.label:
+            _label_free(block, changes["label"], block.agents.all())
+        return changes
+
+    block, changed = block_write(block_id=block_id, actor=actor, user=user, step_id=step_id, change=change)
+    if changed:
+        agent_ids = list(BlockAttachment.objects.filter(block=block).values_list("agent_id", flat=True))
+        _memory_edited(agent_ids)
+        view = block_view(block)
+        for agent_id in agent_ids:
+            events.publish(agent_id, event.memory_change(block=view, actor=actor, run_id=run_id, step_id=step_id))
+    return block
+
+
+def block_attach(*, block: Block, agent: Agent, mark_edited: bool = True) -> BlockAttachment:
+    """Put a block in the agent's core memory; BlockLabelTaken when it has another block with that label.
+    `mark_edited=False` for an agent being created: its memory has not been edited yet."""
+    _label_free(block, block.label, [agent])
+    position = BlockAttachment.objects.filter(agent=agent).count()
+    attachment, created = BlockAttachment.objects.get_or_create(agent=agent, block=block, defaults={"position": position})
+    if created and mark_edited:
+        _memory_edited([agent.pk])
+    return attachment
+
+
+def block_detach(*, block: Block, agent: Agent, delete_if_unused: bool = False) -> int:
+    """Take the block out of the agent's core memory; the block stays for other agents, unless
+    `delete_if_unused` and no agent has it any more."""
+    deleted, _ = BlockAttachment.objects.filter(agent=agent, block=block).delete()
+    if deleted:
+        _memory_edited([agent.pk])
+    if delete_if_unused and not BlockAttachment.objects.filter(block=block).exists():
+        block.delete()
+    return deleted
+
+
+def block_delete(*, block: Block) -> None:
     with transaction.atomic():
-        rows = {spec["id"]: block_create(owner=owner, **{k: v for k, v in spec.items() if k != "id"}) for spec in blocks}
-        file_ids: dict[int, str] = {}
-        for spec in agents:
-            settings_ = {k: v for k, v in spec.items() if k not in ("id", "block_ids", "messages")}
-            agent = Agent.objects.create(owner=owner, **settings_)
-            file_ids[agent.pk] = spec["id"]
-            for block_id in spec["block_ids"]:
-                block_attach(block=rows[block_id], agent=agent, mark_edited=False)  # the file says when memory was edited
-            messages = spec["messages"]
-            stored = messages_append(agent_id=agent.pk, owner_id=owner.pk,
-                                     messages=[{k: v for k, v in m.items() if k != "created_at"} for m in messages])
-            for row, message in zip(stored, messages):
-                row.created_at = message["created_at"]  # auto_now_add set it to now on insert
-            Message.objects.bulk_update(stored, ["created_at"])
-            created.append(agent)
-    try:
-        for agent in created:
-            mine = [p for p in passages if p["agent_id"] == file_ids[agent.pk]]
-            if mine:
-                passages_insert_many(owner_id=owner.pk, agent_id=agent.pk, passages=mine,
-                                     embedding_model=agent.embedding_model)
-    except Exception:
-        for agent in created:
-            agent_delete(agent=agent)
-        raise
-    return created
+        _memory_edited(BlockAttachment.objects.filter(block=block).values("agent_id"))
+        block.delete()

@@ -6,14 +6,19 @@ from agents.llm import model_name
 from agents.models import Agent, Step
 from memory import selectors as memory_selectors
 from memory import services as memory_services
-from memory.models import Message, Passage
+from memory.models import Block, BlockRevision, Message, Passage
+from memory.search import MessageScope, PassageScope
 
 MESSAGE_FIELDS = ("role", "kind", "content", "text", "tool_calls", "tool_call_id", "name")
 
 
 def message_view(message: Message) -> MessageView:
     return MessageView(message.pk, message.role, message.kind, message.content, message.text, message.tool_calls,
-                       message.tool_call_id, message.name, message.created_at)
+                       message.tool_call_id, message.name, message.created_at, message.run_id, message.step_id)
+
+
+def block_view(block: Block) -> BlockView:
+    return BlockView(block.label, block.value, block.limit, block.description, block.read_only, block.pk)
 
 
 def _fields(view: MessageView) -> dict:
@@ -48,7 +53,7 @@ class DjangoStore:
             context_window=agent.context_window, temperature=agent.temperature, warning_share=agent.warning_share,
             evict_share=agent.evict_share, completion_reserve=agent.completion_reserve, max_steps=agent.max_steps,
             memory_warning_sent=agent.memory_warning_sent,
-            blocks=[BlockView(b.label, b.value, b.limit, b.description, b.read_only) for b in blocks],
+            blocks=[block_view(b) for b in blocks],
             messages=[message_view(m) for m in in_context if m.kind != Message.Kind.SUMMARY],
             summary=message_view(summary) if summary else None,
             recall_count=recall_count,
@@ -68,28 +73,34 @@ class DjangoStore:
         memory_services.messages_embed_later(messages=self.unembedded)
         self.unembedded = []
 
-    def set_block_value(self, label: str, value: str, *, step_id: int | None) -> BlockView:
-        block = memory_services.block_update(block_id=self.block_ids[label], actor="agent", step_id=step_id, value=value)
-        return BlockView(block.label, block.value, block.limit, block.description, block.read_only)
+    def edit_block(self, label: str, *, append: str | None = None, replace: tuple[str, str] | None = None,
+                   step_id: int | None) -> BlockView:
+        from agents.services import block_edit  # the services run turns through this store
+
+        block = block_edit(block_id=self.block_ids[label], actor=BlockRevision.Actor.AGENT, step_id=step_id,
+                           run_id=self.run_id, append=append, replace=replace)
+        return block_view(block)
 
     def archival_insert(self, text: str) -> int:
         return memory_services.passage_insert(owner_id=self.agent.owner_id, agent_id=self.agent.pk, text=text,
                                               embedding_model=self.agent.embedding_model).pk
 
     def archival_search(self, query: str, page: int, page_size: int) -> SearchPage:
-        passages, ranked = memory_selectors.passage_search(agent_id=self.agent.pk, embedding_model=self.agent.embedding_model,
-                                                           query=query, page=page, page_size=page_size)
+        passages, ranked = memory_selectors.passage_search(scope=PassageScope(agent_id=self.agent.pk), query=query,
+                                                           embedding_models=[self.agent.embedding_model], page=page,
+                                                           page_size=page_size)
         hits = [SearchHit(p.text, p.created_at, citation=_citation(p)) for p in passages]
         return SearchPage(hits, ranked.total, page, ranked.pages)
 
     def recall_search(self, query: str, page: int, page_size: int) -> SearchPage:
-        messages, ranked = memory_selectors.message_search(agent_id=self.agent.pk, embedding_model=self.agent.embedding_model,
-                                                           query=query, page=page, page_size=page_size)
+        messages, ranked = memory_selectors.message_search(scope=MessageScope(agent_id=self.agent.pk), query=query,
+                                                           embedding_models=[self.agent.embedding_model], page=page,
+                                                           page_size=page_size)
         return SearchPage([SearchHit(m.text, m.created_at, m.role) for m in messages], ranked.total, page, ranked.pages)
 
     def recall_search_date(self, start, end, page: int, page_size: int) -> SearchPage:
-        messages, total = memory_selectors.messages_between(agent_id=self.agent.pk, start=start, end=end, page=page,
-                                                            page_size=page_size)
+        between = memory_selectors.message_list(scope=MessageScope(agent_id=self.agent.pk, start=start, end=end))
+        messages, total = between[(page - 1) * page_size : page * page_size], between.count()
         pages = max(1, -(-total // page_size))
         return SearchPage([SearchHit(m.text, m.created_at, m.role) for m in messages], total, page, pages)
 

@@ -39,7 +39,7 @@ def make_pdf(pages: int) -> bytes:
 
 
 def parse_and_chunk(data: bytes, embedder) -> tuple[list[str], float]:
-    from memory.ingestion import Chunker, chunk_sizes, parse_pdf
+    from memory.parsing import Chunker, chunk_sizes, parse_pdf
 
     started = time.perf_counter()
     chunker = Chunker(embedder.count_tokens, *chunk_sizes(embedder))

@@ -59,10 +59,10 @@ def load(agent, vectors: np.ndarray) -> None:
 
 
 def nearest_sql(agent_id: int) -> tuple[str, list]:
-    from memory.search import passage_scope
+    from memory.search import PassageScope
     from memory.vectors import distance_sql
 
-    scope_sql, scope_params = passage_scope(agent_id)
+    scope_sql, scope_params = PassageScope(agent_id=agent_id).sql()
     sql = (f"SELECT t.id FROM memory_passage t WHERE t.embedding_model = %s AND {scope_sql} "
            f"ORDER BY {distance_sql(DIMENSIONS)} LIMIT {K}")
     return sql, [MODEL, *scope_params]

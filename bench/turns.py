@@ -31,7 +31,6 @@ def main() -> None:
     setup_django()
 
     import httpx
-    from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
     from django.conf import settings
 
@@ -85,7 +84,7 @@ def main() -> None:
 
         for _ in range(20):
             api_turn()  # warm up: models, connections, caches in both processes
-        pushes = count_pushes(layer, agent_group(agent.pk), api_turn)
+        pushes = count_pushes(agent_group(agent.pk), api_turn)
 
         # round robin, so that every path is measured under the same load of the shared machine
         samples: dict[str, list[float]] = {name: [] for name in ("api", "db", "engine", "celery", "channel")}
@@ -111,28 +110,24 @@ def main() -> None:
           f"API p50 {api_p50:.1f} ms (target 70 ms)")
 
 
-def count_pushes(layer, group: str, turn) -> int:
+def count_pushes(group: str, turn) -> int:
     """The channel-layer messages one turn sends: its events to the agent's group, plus the stop
     sent again to the run's own group (which the API's answer waits on)."""
     from asgiref.sync import async_to_sync
 
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(group, channel)
+    from memory.broadcast import Listener
+
+    listener = async_to_sync(Listener.open)(group)
     turn()
 
     async def drain() -> int:
-        import asyncio
-
         count = 0
-        while True:
-            try:
-                await asyncio.wait_for(layer.receive(channel), 1.0)
-            except asyncio.TimeoutError:
-                return count
+        while await listener.receive(1.0) is not None:
             count += 1
-    events = async_to_sync(drain)()
-    async_to_sync(layer.group_discard)(group, channel)
-    return events + 1
+        await listener.close()
+        return count
+
+    return async_to_sync(drain)() + 1
 
 
 if __name__ == "__main__":

@@ -173,6 +173,17 @@ _embedders: dict[str, Embedder] = {}
 _embedders_lock = threading.Lock()
 
 
+def embedding_problem(handle: str) -> str | None:
+    """Why `handle` cannot be an embedding model here, or None."""
+    kind, _, name = handle.partition("/")
+    if kind == "local" and name in LOCAL_MODELS:
+        return None
+    if kind == "openai" and name:
+        return None
+    known = ", ".join(f"local/{n}" for n in LOCAL_MODELS)
+    return f"unknown embedding model {handle!r}: use {known}, or openai/<model> for an OpenAI-compatible server"
+
+
 def get_embedder(model: str | None = None) -> Embedder:
     """The embedder for `model` ("<kind>/<name>"; None means settings.EMBEDDING_MODEL), one per
     model name per process so a local model is loaded once."""

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 import openai
 
+from memory.errors import ProviderError
+
 try:  # the transport under the SDK: httpx2 in openai 3, httpx before
     import httpx2 as _http
 except ImportError:  # pragma: no cover
@@ -30,22 +32,6 @@ CONTEXT_OVERFLOW_HINTS = (
     "too many tokens",
     "prompt is too long",
 )
-
-
-class ProviderError(Exception):
-    """A failed call to an LLM or embedding server, in words a person can act on."""
-
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False,
-                 context_overflow: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.retryable = retryable
-        self.context_overflow = context_overflow
-
-    def __repr__(self) -> str:
-        return (f"ProviderError({self.message!r}, status={self.status}, retryable={self.retryable}, "
-                f"context_overflow={self.context_overflow})")
 
 
 def make_client(*, base_url: str | None, api_key: str | None, timeout: float, max_retries: int = 0) -> openai.OpenAI:

@@ -1,11 +1,13 @@
 """Reads of the memory tiers."""
 
+from typing import Sequence
+
 from django.apps import apps as django_apps
 from django.db import connection
 from django.db.models import Q, QuerySet
 
 from memory.models import Block, MemoryTemplate, Message, Passage
-from memory.search import message_scope, passage_scope, ranked_ids, Ranked
+from memory.search import MessageScope, PassageScope, Ranked, ranked_ids
 
 
 def memory_templates(*, kind: str, owner) -> QuerySet[MemoryTemplate]:
@@ -25,15 +27,19 @@ def in_context_messages(*, agent_id: int) -> list[Message]:
     return list(Message.objects.filter(agent_id=agent_id, in_context=True).order_by("id"))
 
 
-def archival_passages(*, agent_id: int) -> QuerySet[Passage]:
-    sql, params = passage_scope(agent_id)
-    return Passage.objects.extra(where=[sql.replace("t.", "memory_passage.")], params=params)
+def passage_list(*, scope: PassageScope) -> QuerySet[Passage]:
+    return Passage.objects.filter(scope.q()).select_related("document")
+
+
+def message_list(*, scope: MessageScope) -> QuerySet[Message]:
+    """Oldest first."""
+    return Message.objects.filter(scope.q()).order_by("id")
 
 
 def memory_counts(*, agent_id: int) -> tuple[int, int]:
     """Messages in recall memory (all ever stored, summaries aside) and passages in archival memory
     (the agent's own and its sources'), in one round trip: every turn reads both."""
-    scope, params = passage_scope(agent_id)
+    scope, params = PassageScope(agent_id=agent_id).sql()
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT (SELECT COUNT(*) FROM memory_message WHERE agent_id = %s AND kind <> %s), "
                        f"(SELECT COUNT(*) FROM memory_passage t WHERE {scope})", [agent_id, Message.Kind.SUMMARY, *params])
@@ -41,27 +47,26 @@ def memory_counts(*, agent_id: int) -> tuple[int, int]:
     return recall, archival
 
 
-def passage_search(*, agent_id: int, embedding_model: str, query: str, page: int = 1, page_size: int = 5,
-                   mode: str = "hybrid") -> tuple[list[Passage], Ranked]:
-    scope_sql, scope_params = passage_scope(agent_id)
-    ranked = ranked_ids(table="memory_passage", scope_sql=scope_sql, scope_params=scope_params, query=query,
-                        model=embedding_model, mode=mode, page=page, page_size=page_size)
-    rows = Passage.objects.select_related("document").in_bulk(ranked.ids)
-    return [rows[i] for i in ranked.ids if i in rows], ranked
+def _search(rows: QuerySet, scope: PassageScope | MessageScope, query: str, embedding_models: Sequence[str] | None,
+            mode: str, page: int, page_size: int) -> tuple[list, Ranked]:
+    if embedding_models is None and mode != "fts":  # the models the rows in scope were embedded with
+        embedding_models = list(rows.filter(scope.q()).exclude(embedding_model="").order_by("embedding_model")
+                                .values_list("embedding_model", flat=True).distinct())
+    ranked = ranked_ids(scope=scope, query=query, models=embedding_models or [], mode=mode, page=page,
+                        page_size=page_size)
+    found = rows.in_bulk(ranked.ids)
+    return [found[i] for i in ranked.ids if i in found], ranked
 
 
-def message_search(*, agent_id: int, embedding_model: str, query: str, page: int = 1, page_size: int = 5,
-                   mode: str = "hybrid", start=None, end=None) -> tuple[list[Message], Ranked]:
-    scope_sql, scope_params = message_scope(agent_id, start, end)
-    ranked = ranked_ids(table="memory_message", scope_sql=scope_sql, scope_params=scope_params, query=query,
-                        model=embedding_model, mode=mode, page=page, page_size=page_size)
-    rows = Message.objects.in_bulk(ranked.ids)
-    return [rows[i] for i in ranked.ids if i in rows], ranked
+def passage_search(*, scope: PassageScope, query: str, embedding_models: Sequence[str] | None = None,
+                   mode: str = "hybrid", page: int = 1, page_size: int = 5) -> tuple[list[Passage], Ranked]:
+    """The passages of `scope` that match `query` by words and by meaning, best first, one page of
+    them. The query is compared with the vectors of each of `embedding_models` (by default every
+    model the passages in scope were embedded with); the rankings are fused."""
+    return _search(Passage.objects.select_related("document"), scope, query, embedding_models, mode, page, page_size)
 
 
-def messages_between(*, agent_id: int, start, end, page: int = 1, page_size: int = 5) -> tuple[list[Message], int]:
-    """The conversation between two moments, oldest first, one page of it, and the total."""
-    queryset = Message.objects.filter(agent_id=agent_id, kind__in=[Message.Kind.USER_MESSAGE, Message.Kind.ASSISTANT],
-                                      created_at__gte=start, created_at__lt=end).order_by("id")
-    total = queryset.count()
-    return list(queryset[(page - 1) * page_size : page * page_size]), total
+def message_search(*, scope: MessageScope, query: str, embedding_models: Sequence[str] | None = None,
+                   mode: str = "hybrid", page: int = 1, page_size: int = 5) -> tuple[list[Message], Ranked]:
+    """passage_search over the conversation in recall memory."""
+    return _search(Message.objects.all(), scope, query, embedding_models, mode, page, page_size)

@@ -1,5 +1,6 @@
 """Writes to the memory tiers. Each function commits on its own."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
@@ -10,9 +11,9 @@ from django.utils import timezone
 
 from memory import embedding_queue
 from memory.embeddings import get_embedder
+from memory.errors import BlockLimitExceeded
 from memory.models import (
     Block,
-    BlockAttachment,
     BlockRevision,
     Document,
     Message,
@@ -24,74 +25,37 @@ from memory.search import ensure_index
 EDITABLE_BLOCK_FIELDS = ("label", "description", "value", "limit", "read_only")
 
 
-class BlockLimitExceeded(ValueError):
-    pass
-
-
 def block_create(*, owner, label: str, value: str = "", limit: int = 5000, description: str = "",
                  read_only: bool = False) -> Block:
     if len(value) > limit:
-        raise BlockLimitExceeded(f"{label}: {len(value)} characters, over the limit of {limit}")
+        raise BlockLimitExceeded(label=label, chars=len(value), limit=limit, used=0)
     return Block.objects.create(owner=owner, label=label, value=value, limit=limit, description=description,
                                 read_only=read_only)
 
 
-class BlockLabelTaken(ValueError):
-    """An agent would have two core memory blocks with one label."""
-
-
-def _label_free(block: Block, label: str, agents) -> None:
-    for agent in agents:
-        if Block.objects.filter(blockattachment__agent=agent, label=label).exclude(pk=block.pk).exists():
-            raise BlockLabelTaken(f"the agent {agent.name!r} already has a block labelled {label!r}")
-
-
-def block_attach(*, block: Block, agent, mark_edited: bool = True) -> BlockAttachment:
-    """Put a block in the agent's core memory; BlockLabelTaken when it has another block with that label.
-    `mark_edited=False` for an agent being created: its memory has not been edited yet."""
-    _label_free(block, block.label, [agent])
-    position = BlockAttachment.objects.filter(agent=agent).count()
-    attachment, created = BlockAttachment.objects.get_or_create(agent=agent, block=block, defaults={"position": position})
-    if created and mark_edited:
-        type(agent).objects.filter(pk=agent.pk).update(memory_edited_at=timezone.now())
-    return attachment
-
-
-def block_update(*, block_id: int, actor: str, user=None, step_id: int | None = None, **changes) -> Block:
-    """Change a block's fields, keep the revision, and refuse a value over the limit."""
-    unknown = set(changes) - set(EDITABLE_BLOCK_FIELDS)
-    if unknown:
-        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+def block_write(*, block_id: int, actor: str, change: Callable[[Block], dict], user=None,
+                step_id: int | None = None) -> tuple[Block, bool]:
+    """Change a block from what it holds now: `change` gets the locked row and returns the new values
+    of some of its fields (or raises BlockEditRefused). A value over the limit is refused; a change
+    is kept as a revision. Returns the block and whether anything changed. Callers go through
+    agents.services.block_edit, which also tells the block's agents."""
     with transaction.atomic():
         block = Block.objects.select_for_update().get(pk=block_id)
+        used = len(block.value)
+        changes = change(block)
+        if unknown := set(changes) - set(EDITABLE_BLOCK_FIELDS):
+            raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
         before = {name: getattr(block, name) for name in changes}
         for name, value in changes.items():
             setattr(block, name, value)
         if len(block.value) > block.limit:
-            raise BlockLimitExceeded(f"{len(block.value)} characters, over the limit of {block.limit}")
+            raise BlockLimitExceeded(label=block.label, chars=len(block.value), limit=block.limit, used=used)
         after = {name: getattr(block, name) for name in changes}
         if before == after:
-            return block
+            return block, False
         block.save(update_fields=[*changes, "updated_at"])
         BlockRevision.objects.create(block=block, actor=actor, user=user, step_id=step_id, before=before, after=after)
-        block.agents.update(memory_edited_at=timezone.now())
-    return block
-
-
-def block_detach(*, block: Block, agent, delete_if_unused: bool = False) -> int:
-    """Take the block out of the agent's core memory; the block stays for other agents, unless
-    `delete_if_unused` and no agent has it any more."""
-    deleted, _ = BlockAttachment.objects.filter(agent=agent, block=block).delete()
-    if deleted:
-        type(agent).objects.filter(pk=agent.pk).update(memory_edited_at=timezone.now())
-    if delete_if_unused and not BlockAttachment.objects.filter(block=block).exists():
-        block.delete()
-    return deleted
-
-
-def block_restore(*, revision: BlockRevision, user) -> Block:
-    """Put back the fields as they were before `revision` (itself kept as a new revision)."""
-    return block_update(block_id=revision.block_id, actor=BlockRevision.Actor.USER, user=user, **revision.before)
+    return block, True
 
 
 def passage_delete(*, passage: Passage) -> None:
@@ -160,11 +124,8 @@ def passage_insert(*, owner_id: int, agent_id: int, text: str, embedding_model: 
 
 # --- sources and documents -----------------------------------------------------------------------
 # A source is a folder of documents; its documents' passages are searched by the agents it is
-# attached to (memory.search.passage_scope), once a document is 'done'. Ingestion itself is in
+# attached to (memory.search.PassageScope), once a document is 'done'. Ingestion itself is in
 # memory/ingestion.py and runs in the worker (memory.tasks.ingest_document).
-# (imports here rather than at the top, so that this section merges cleanly with edits above)
-
-
 
 
 DOCUMENT_RUNNING = (Document.Status.PENDING, Document.Status.PARSING, Document.Status.EMBEDDING)
@@ -290,18 +251,6 @@ def source_delete(*, source: Source) -> None:
 
 
 # --- used by the REST API ------------------------------------------------------------------------
-
-
-def block_label_check(*, block: Block, label: str) -> None:
-    """BlockLabelTaken if renaming the block to `label` would give one of its agents two blocks with it."""
-    if label != block.label:
-        _label_free(block, label, block.agents.all())
-
-
-def block_delete(*, block: Block) -> None:
-    with transaction.atomic():
-        block.agents.update(memory_edited_at=timezone.now())
-        block.delete()
 
 
 def passages_insert_many(*, owner_id: int, agent_id: int, passages: list[dict], embedding_model: str) -> list[Passage]:

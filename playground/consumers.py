@@ -6,14 +6,16 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.template.loader import render_to_string
 
-from agents.events import agent_group
+from agents.engine.context import TIERS
+from agents.engine.events import MESSAGE_EVENTS, Event
+from agents.events import agent_group, received
 from agents.models import Agent
+from memory.models import Block
 from playground.forms import BlockForm
-from playground.presenters import call_dom_id, pretty_arguments
-from playground.views.inspect import inspector_context
 
-FRAGMENTS = {"run_started", "user_message", "reasoning_delta", "reasoning", "tool_call", "tool_result",
-             "assistant_message", "system_alert", "summary", "memory_change", "usage", "retry", "error", "stop"}
+# what the chat shows as items, the same on the page and live (a tool result is shown in its call)
+CHAT_ITEMS = {*MESSAGE_EVENTS, "error"} - {"tool_result"}
+LAST_STEP_CELLS = (*TIERS, "completion_reserve", "prompt_total")  # the inspector's "last step" column
 
 
 @database_sync_to_async
@@ -24,7 +26,7 @@ def _owned_agent(user, agent_id: int) -> Agent | None:
 
 
 class AgentConsumer(AsyncJsonWebsocketConsumer):
-    """Streams an agent's events to its owner."""
+    """Streams an agent's events to its owner, rendered from the events alone (no database)."""
 
     async def connect(self) -> None:
         agent_id = self.scope["url_route"]["kwargs"]["agent_id"]
@@ -34,7 +36,7 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
             return
         query = parse_qs(self.scope.get("query_string", b"").decode())
         self.as_json = query.get("format") == ["json"]
-        self.streamed: set[tuple[int, int]] = set()  # (run, step) whose thoughts are streaming here
+        self.streaming: set[int] = set()  # runs whose content is streaming into a "thinking…" element here
         self.group = agent_group(agent_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -44,40 +46,52 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def agent_event(self, message: dict) -> None:
-        event = message["event"]
+        event = received(message)
         if self.as_json:
             await self.send_json(event)
-        elif event.get("type") in FRAGMENTS:
-            await self.send(text_data=await self.fragment(event))
+            return
+        html = self.fragment(event)
+        if html.strip():
+            await self.send(text_data=html)
 
-    async def fragment(self, event: dict) -> str:
-        kind = event["type"]
-        context = {"agent": self.agent, "event": event}
+    def fragment(self, event: Event) -> str:
+        kind, run_id = event.kind, event["run_id"]
+        context = {"agent": self.agent, "event": event, "live": True}
+        html = ""
         if kind == "reasoning_delta":
-            key = (event.get("run_id"), event["step"])
-            if key not in self.streamed:
-                self.streamed.add(key)
+            if run_id not in self.streaming:
+                self.streaming.add(run_id)
                 kind = "thought_start"
-        elif kind == "reasoning":
-            context["streamed"] = (event.get("run_id"), event.get("step")) in self.streamed
-        elif kind in ("tool_call", "tool_result", "memory_change", "usage"):
-            context.update(await database_sync_to_async(fragment_context)(self.agent, event))
-        return render_to_string(f"agents/events.html#{kind}", context)
+        elif run_id in self.streaming:
+            self.streaming.discard(run_id)
+            html = render_to_string("agents/events.html#stream_end", context)
+            if kind == "reasoning":
+                return html  # the thought takes the place of its stream
+        if kind in CHAT_ITEMS:
+            return html + render_to_string("agents/events.html#live", context)
+        if kind == "memory_change":
+            context.update(_block_context(self.agent, event))
+        elif kind == "usage":
+            context.update(_last_step_context(event), streaming=run_id in self.streaming)
+        return html + render_to_string(f"agents/events.html#{kind}", context)
 
 
-def fragment_context(agent: Agent, event: dict) -> dict:
-    """What a fragment needs beyond the event: the block's form, the inspector, a call's DOM id."""
-    kind = event["type"]
-    if kind in ("tool_call", "tool_result"):
-        return {"dom_id": call_dom_id(event["tool_call_id"]), "arguments": pretty_arguments(event.get("arguments", ""))}
-    if kind == "memory_change":
-        block = agent.blocks.filter(label=event["label"]).first()
-        by_agent = event.get("actor") == "agent"
-        return {"block": block, "block_form": BlockForm(instance=block, agent=agent) if block else None,
-                "changed": by_agent, "saved": not by_agent, "actor": "the agent"}
-    if kind == "usage":
-        return {"inspector": True, **inspector_context(Agent.objects.get(pk=agent.pk))}
-    return {}
+def _block_context(agent: Agent, event: Event) -> dict:
+    """The block's form, from the block as the event has it."""
+    block = Block(pk=event["block_id"], label=event["label"], value=event["value"], limit=event["limit"],
+                  description=event["description"], read_only=event["read_only"])
+    by_agent = event["actor"] == "agent"
+    return {"block": block, "block_form": BlockForm(instance=block, agent=agent), "changed": by_agent,
+            "saved": not by_agent, "actor": "the agent"}
+
+
+def _last_step_context(event: Event) -> dict:
+    """The inspector's "last step" figures, from the step's usage event."""
+    tokens, reported = event["tokens"], (event["usage"] or {}).get("prompt_tokens")
+    last_step = {"pk": event["step_id"], "index": event["step"], "run_id": event["run_id"], "tokens": tokens,
+                 "prompt_tokens": reported}
+    gap = reported - tokens.get("prompt_total", 0) if reported is not None else None
+    return {"tiers": LAST_STEP_CELLS, "last_step": last_step, "gap": gap}
 
 
 @database_sync_to_async

@@ -1,80 +1,72 @@
-"""Recall memory as a person reads it: messages turned into chat items for the templates."""
+"""Recall memory as a person reads it: stored messages as the events of agents.engine.events,
+grouped by turn, each tool call with its result, and the error a failed turn ended with, for the
+chat's template. The websocket shows the same events live, with the same partials."""
 
-import hashlib
-import json
 from dataclasses import dataclass, field
-from typing import Any
 
-from agents.engine.tools import argument_of
+from agents.engine import events
+from agents.engine.events import Event, message_events
+from agents.models import Run, Step
+from agents.storage import message_view
 from memory.models import Message
 
 
+ANSWERS = ("reasoning", "tool_call", "assistant_message")  # the events of an assistant message
+
+
 @dataclass
-class Item:
-    kind: str  # user, thought, call, agent, alert, heartbeat, summary
-    text: str = ""
-    id: int | None = None
-    run_id: int | None = None
-    name: str = ""
-    call_id: str = ""
-    arguments: str = ""
-    result: dict[str, Any] | None = None
-    created_at: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def dom_id(self) -> str:
-        return call_dom_id(self.call_id)
+class ChatTurn:
+    run_id: int | None
+    items: list[tuple[Event, Event | None]] = field(default_factory=list)  # (event, the result of a tool call)
 
 
-def call_dom_id(call_id: str) -> str:
-    """An HTML id for a tool call whose id came from the model's server (any characters)."""
-    return "call-" + hashlib.sha1(call_id.encode()).hexdigest()[:12]
+def chat_turns(messages: list[Message], *, agent_id: int, oldest: bool, newest: bool = True) -> list[ChatTurn]:
+    """The turns of these messages (a page of the agent's history, in order; `oldest` if nothing is
+    older, `newest` if nothing is newer), with the errors of failed runs among them."""
+    turns: list[ChatTurn] = []
+    waiting: dict[str, tuple[ChatTurn, int]] = {}  # a call's id -> where the call is, until its result comes
+    for event in _with_steps([e for m in messages for e in message_events(message_view(m))]):
+        if event.kind == "tool_result":
+            if (place := waiting.pop(event["tool_call_id"], None)) is not None:
+                turn, index = place
+                turn.items[index] = (turn.items[index][0], event)
+            continue  # shown in its call
+        if not turns or turns[-1].run_id != event["run_id"]:
+            turns.append(ChatTurn(event["run_id"]))
+        if event.kind == "tool_call":
+            waiting[event["tool_call_id"]] = (turns[-1], len(turns[-1].items))
+        turns[-1].items.append((event, None))
+    return _with_errors(turns, agent_id=agent_id, oldest=oldest, newest=newest)
 
 
-def pretty_arguments(raw: str) -> str:
-    try:
-        return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
-    except (json.JSONDecodeError, TypeError):
-        return raw  # malformed arguments are shown as the model sent them
+def _with_steps(stored: list[Event]) -> list[Event]:
+    """The usage line of each step before what the step answered, as it came live."""
+    answered = {e["step_id"] for e in stored if e.kind in ANSWERS and e["step_id"]}
+    steps = Step.objects.filter(pk__in=answered, purpose=Step.Purpose.AGENT).defer("request", "response")
+    usage = {s.pk: events.usage(run_id=s.run_id, step_id=s.pk, step=s.index, purpose=s.purpose, tokens=s.tokens,
+                                usage=s.usage, latency_ms=s.latency_ms) for s in steps}
+    out, shown = [], set()
+    for event in stored:
+        if event.kind in ANSWERS and event["step_id"] in usage and event["step_id"] not in shown:
+            shown.add(event["step_id"])
+            out.append(usage[event["step_id"]])
+        out.append(event)
+    return out
 
 
-def tool_result(content: str) -> dict[str, Any]:
-    try:
-        parsed = json.loads(content)
-        return {"status": parsed.get("status", ""), "message": parsed.get("message")}
-    except (json.JSONDecodeError, AttributeError):
-        return {"status": "", "message": content}
-
-
-def chat_items(messages: list[Message]) -> list[Item]:
-    items: list[Item] = []
-    calls: dict[str, Item] = {}
-    for m in messages:
-        common = {"id": m.pk, "run_id": m.run_id, "created_at": m.created_at}
-        if m.kind == Message.Kind.USER_MESSAGE:
-            items.append(Item("user", m.text, **common))
-        elif m.kind == Message.Kind.ASSISTANT:
-            thought = m.content.strip()
-            if thought and m.tool_calls:
-                items.append(Item("thought", thought, **common))
-            if not m.tool_calls:
-                items.append(Item("agent", m.text, **common))
-            for call in m.tool_calls or ():
-                name, raw = call["function"]["name"], call["function"]["arguments"]
-                if name == "send_message":
-                    items.append(Item("agent", argument_of(raw, "message") or raw, **common))
-                    continue
-                item = Item("call", name=name, call_id=call["id"], arguments=pretty_arguments(raw), **common)
-                calls[call["id"]] = item
-                items.append(item)
-        elif m.kind == Message.Kind.TOOL_RESULT:
-            if m.tool_call_id in calls:
-                calls[m.tool_call_id].result = tool_result(m.content)
-        elif m.kind == Message.Kind.SUMMARY:
-            items.append(Item("summary", m.text, **common))
-        elif m.kind == Message.Kind.HEARTBEAT:
-            items.append(Item("heartbeat", m.text, **common))
-        elif m.kind in (Message.Kind.SYSTEM_ALERT, Message.Kind.LOGIN):
-            items.append(Item("alert", m.text, name=m.kind, **common))
-    return items
+def _with_errors(turns: list[ChatTurn], *, agent_id: int, oldest: bool, newest: bool) -> list[ChatTurn]:
+    run_ids = [t.run_id for t in turns if t.run_id is not None]
+    failed = Run.objects.filter(agent_id=agent_id, status=Run.Status.FAILED).exclude(error="").order_by("id")
+    if run_ids and not oldest:
+        failed = failed.filter(pk__gte=min(run_ids))
+    if not newest:
+        failed = failed.filter(pk__lte=max(run_ids, default=0))
+    by_run = {t.run_id: t for t in turns}
+    for run in failed.only("id", "error"):
+        turn = by_run.get(run.pk)
+        if turn is None:  # it failed before storing anything: a turn of its own, where its id puts it
+            turn = by_run[run.pk] = ChatTurn(run.pk)
+            after = next((i for i, t in enumerate(turns) if t.run_id is not None and t.run_id > run.pk), len(turns))
+            turns.insert(after, turn)
+        turn.items.append((events.error(run_id=run.pk, message=run.error), None))
+    return turns

@@ -56,7 +56,8 @@ from tests.fake_llm import fake_llm  # noqa: E402,F401  (the scripted LLM server
 
 @pytest.fixture
 def llm(fake_llm, settings):
-    """The playground's LLM settings pointed at the scripted server."""
+    """The scripted LLM server, the playground's LLM settings pointed at it: for turns run in this
+    process (the live stack's worker talks to `live_llm`)."""
     import agents.llm
 
     settings.OPENAI_BASE_URL = fake_llm.base_url
@@ -66,6 +67,13 @@ def llm(fake_llm, settings):
     agents.llm._clients.clear()
     yield fake_llm
     agents.llm._clients.clear()
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    """Uploads go to a folder of the test's own."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
 
 
 @pytest.fixture
@@ -88,8 +96,9 @@ def published(monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def session_llm():
-    """One scripted LLM server for the live stack; tests reset it through `live`."""
+def live_llm():
+    """The scripted LLM server the live stack's worker talks to (not `llm`, which in-process turns
+    use); one per session, emptied for each test by `live`."""
     from tests.fake_llm import FakeLLM
 
     with FakeLLM() as server:
@@ -97,14 +106,14 @@ def session_llm():
 
 
 @pytest.fixture(scope="session")
-def live_stack(django_db_setup, django_db_blocker, session_llm):
+def live_stack(django_db_setup, django_db_blocker, live_llm):
     from django.db import connection
 
     from tests.live_stack import LiveStack
 
     with django_db_blocker.unblock():
         stack = LiveStack(
-            llm_url=session_llm.base_url, database=connection.settings_dict["NAME"],
+            llm_url=live_llm.base_url, database=connection.settings_dict["NAME"],
             # its own queue: tasks that tests queue in-process are for their in-process worker
             queue=settings.CELERY_TASK_DEFAULT_QUEUE + "-live",
             channels_prefix=settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
@@ -114,8 +123,8 @@ def live_stack(django_db_setup, django_db_blocker, session_llm):
 
 
 @pytest.fixture
-def live(live_stack, session_llm, transactional_db):
+def live(live_stack, live_llm, transactional_db):
     """The live stack for one test: its data committed, the scripted LLM emptied."""
-    session_llm.reset()
+    live_llm.reset()
     yield live_stack
-    session_llm.reset()
+    live_llm.reset()

@@ -5,11 +5,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from agents.engine import prompts
+from agents.engine import events, prompts
 from agents.engine.context import CompiledContext, compile_context, over_flush_line, over_warning_line
 from agents.engine.tools import TOOL_SCHEMAS, ToolContext, ToolOutcome, argument_of, execute
 from agents.engine.types import LLM, Completion, MessageView, Publish, StepRecord, Store, ToolCall
-from memory.openai_api import ProviderError
+from memory.errors import ProviderError
 from memory.tokens import Tokenizer
 
 
@@ -45,11 +45,15 @@ class TurnFailure(Exception):
 
 @dataclass
 class Turn:
+    """One turn. It announces what it stores and does through `publish`; how the turn ended is the
+    caller's to announce (the run's "error" and "stop"), from the TurnResult."""
+
     store: Store
     llm: LLM
     publish: Publish
     tokenizer: Tokenizer
     approximate: bool
+    run_id: int | None = None
     settings: TurnSettings = field(default_factory=TurnSettings)
     now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
     sleep: Callable[[float], None] = time.sleep
@@ -65,29 +69,30 @@ class Turn:
                 completion, step_id = self.agent_step()
                 outcome = self.act(completion, step_id)
                 if outcome is not None:
-                    return self.stop(TurnResult("completed", outcome, steps=steps))
-            return self.stop(TurnResult("completed", "max_steps", steps=steps))
+                    return TurnResult("completed", outcome, steps=steps)
+            return TurnResult("completed", "max_steps", steps=steps)
         except TurnFailure as failure:
-            self.publish({"type": "error", "message": str(failure)})
-            return self.stop(TurnResult("failed", "error", error=str(failure), steps=steps))
-
-    def stop(self, result: TurnResult) -> TurnResult:
-        self.publish({"type": "stop", "status": result.status, "stop_reason": result.stop_reason, "steps": result.steps})
-        return result
+            return TurnResult("failed", "error", error=str(failure), steps=steps)
 
     # --- messages ----------------------------------------------------------------------------
 
     def append(self, *messages: MessageView, step_id: int | None = None) -> list[MessageView]:
+        """Store messages in recall memory and the context window, and announce them."""
         saved = self.store.append(list(messages), step_id=step_id)
         self.state.messages.extend(saved)
         self.state.recall_count += len(saved)
+        self.announce(saved)
         return saved
+
+    def announce(self, messages: list[MessageView]) -> None:
+        for message in messages:
+            for event in events.message_events(message):
+                self.publish(event)
 
     def record_event(self, event: Event) -> None:
         moment = self.now()
         if event.kind == "user_message":
-            [message] = self.append(MessageView(None, "user", "user_message", prompts.user_message(event.text, moment), event.text))
-            self.publish({"type": "user_message", "id": message.id, "text": event.text})
+            self.append(MessageView(None, "user", "user_message", prompts.user_message(event.text, moment), event.text))
             return
         if event.kind == "login":
             content, kind = prompts.login(event.last_login, moment), "login"
@@ -97,8 +102,7 @@ class Turn:
             content, kind = prompts.system_alert(prompts.MEMORY_WARNING, moment), "system_alert"
         else:
             raise ValueError(f"unknown event kind {event.kind!r}")
-        [message] = self.append(MessageView(None, "user", kind, content, content))
-        self.publish({"type": "system_alert", "id": message.id, "kind": kind, "text": content})
+        self.append(MessageView(None, "user", kind, content, content))
 
     # --- one step ----------------------------------------------------------------------------
 
@@ -128,10 +132,9 @@ class Turn:
 
     def warn(self) -> None:
         content = prompts.system_alert(prompts.MEMORY_WARNING, self.now())
-        [message] = self.append(MessageView(None, "user", "system_alert", content, prompts.MEMORY_WARNING))
+        self.append(MessageView(None, "user", "system_alert", content, prompts.MEMORY_WARNING))
         self.state.memory_warning_sent = True
         self.store.set_memory_warning(True)
-        self.publish({"type": "system_alert", "id": message.id, "kind": "memory_warning", "text": prompts.MEMORY_WARNING})
 
     def request(self, context: CompiledContext) -> dict[str, Any]:
         return {
@@ -172,20 +175,21 @@ class Turn:
                 if not error.retryable or attempt == self.settings.max_retries:
                     raise
                 wait = self.settings.backoff_seconds * 2**attempt
-                self.publish({"type": "retry", "step_id": step_id, "attempt": attempt + 1, "error": error.message, "wait": wait})
+                self.publish(events.retry(run_id=self.run_id, step_id=step_id, attempt=attempt + 1, error=error.message,
+                                          wait=wait))
                 self.sleep(wait)
                 continue
             latency = (time.perf_counter() - started) * 1000
             step_id = self.store.save_step(StepRecord(index, request["model"], request, completion.response, tokens,
                                                       completion.usage, latency, purpose=purpose))
-            self.publish({"type": "usage", "step_id": step_id, "purpose": purpose, "tokens": tokens,
-                          "usage": completion.usage, "latency_ms": round(latency, 1)})
+            self.publish(events.usage(run_id=self.run_id, step_id=step_id, step=index, purpose=purpose, tokens=tokens,
+                                      usage=completion.usage, latency_ms=latency))
             return completion, step_id
         raise AssertionError("unreachable")
 
     def streamer(self, index: int) -> Callable[[str], None]:
         def on_content(piece: str) -> None:
-            self.publish({"type": "reasoning_delta", "step": index, "delta": piece})
+            self.publish(events.reasoning_delta(run_id=self.run_id, step=index, delta=piece))
 
         return on_content
 
@@ -193,35 +197,25 @@ class Turn:
 
     def act(self, completion: Completion, step_id: int) -> str | None:
         """Store the answer and run its tool calls; returns the stop reason if the turn ends here."""
-        thoughts = completion.content.strip()
         if not completion.tool_calls:
             # weak models answer in plain text: that is the agent's message, and the turn ends
-            [message] = self.append(MessageView(None, "assistant", "assistant", completion.content, thoughts), step_id=step_id)
-            self.publish({"type": "assistant_message", "id": message.id, "text": thoughts})
+            self.append(MessageView(None, "assistant", "assistant", completion.content, completion.content.strip()),
+                        step_id=step_id)
             return "no_tool_call"
 
         calls = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
                  for c in completion.tool_calls]
-        if not thoughts:
-            thoughts = _thinking_argument(completion)
         spoken = [argument_of(c.arguments, "message") for c in completion.tool_calls if c.name == "send_message"]
-        text = "\n\n".join(s for s in spoken if s) or thoughts
-        [assistant] = self.append(MessageView(None, "assistant", "assistant", completion.content, text, tool_calls=calls),
-                                  step_id=step_id)
-        if thoughts:
-            self.publish({"type": "reasoning", "id": assistant.id, "step": self.calls - 1, "text": thoughts})
+        text = "\n\n".join(s for s in spoken if s) or events.thoughts_of(completion.content, calls)
+        self.append(MessageView(None, "assistant", "assistant", completion.content, text, tool_calls=calls), step_id=step_id)
 
-        heartbeat, failed, spoke = False, False, False
+        heartbeat, failed = False, False
         ctx = ToolContext(self.state, self.store, step_id, self.settings.page_size, self.now)
         for call in completion.tool_calls:
-            if call.name != "send_message":
-                self.publish({"type": "tool_call", "id": assistant.id, "tool_call_id": call.id, "name": call.name,
-                              "arguments": call.arguments})
             outcome = execute(ctx, call.name, call.arguments)
-            self.record_result(call, outcome, step_id, assistant.id)
+            self.record_result(call, outcome, step_id)
             heartbeat |= outcome.heartbeat
             failed |= outcome.failed
-            spoke |= outcome.sends_message is not None
         if heartbeat:
             reason = prompts.FAILED_REASON if failed else prompts.HEARTBEAT_REASON
             content = prompts.heartbeat(reason, self.now())
@@ -229,22 +223,10 @@ class Turn:
             return None
         return "end_turn"
 
-    def record_result(self, call: ToolCall, outcome: ToolOutcome, step_id: int, assistant_id: int | None) -> None:
-        call_id, name = call.id, call.name
+    def record_result(self, call: ToolCall, outcome: ToolOutcome, step_id: int) -> None:
         content = prompts.tool_result(outcome.status, outcome.message, self.now())
-        [result] = self.append(
-            MessageView(None, "tool", "tool_result", content, str(outcome.message or ""), tool_call_id=call_id, name=name),
-            step_id=step_id,
-        )
-        if outcome.sends_message is not None:
-            self.publish({"type": "assistant_message", "id": assistant_id, "tool_call_id": call_id, "text": outcome.sends_message})
-        else:
-            self.publish({"type": "tool_result", "id": result.id, "tool_call_id": call_id, "name": name,
-                          "arguments": call.arguments, "status": outcome.status, "message": outcome.message})
-        if outcome.block is not None:
-            block = outcome.block
-            self.publish({"type": "memory_change", "label": block.label, "value": block.value,
-                          "chars": len(block.value), "limit": block.limit, "actor": "agent", "step_id": step_id})
+        self.append(MessageView(None, "tool", "tool_result", content, str(outcome.message or ""), tool_call_id=call.id,
+                                name=call.name), step_id=step_id)
 
     # --- memory pressure: evict the oldest part of the queue into a recursive summary --------------
 
@@ -264,7 +246,7 @@ class Turn:
         summary = self.store.evict([m.id for m in evicted], MessageView(None, "user", "summary", content, summary_text))
         self.state.messages = kept
         self.state.summary = summary
-        self.publish({"type": "summary", "id": summary.id, "text": summary_text, "evicted": len(evicted)})
+        self.announce([summary])
 
     def summarize(self, previous: str, evicted: list[MessageView]) -> str:
         transcript = "\n".join(_transcript_line(m) for m in evicted)
@@ -297,15 +279,6 @@ def eviction_point(messages: list[MessageView], share: float) -> int:
     while cut > 0 and messages[cut].role == "tool":
         cut -= 1
     return cut
-
-
-def _thinking_argument(completion: Completion) -> str:
-    """Inner thoughts that a model put in a `thinking` or `inner_thoughts` argument instead of its content."""
-    for call in completion.tool_calls:
-        for name in ("thinking", "inner_thoughts"):
-            if thought := argument_of(call.arguments, name):
-                return thought.strip()
-    return ""
 
 
 def _transcript_line(message: MessageView) -> str:

@@ -10,7 +10,8 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agents.engine.types import AgentState, BlockView, SearchPage, Store
+from agents.engine.types import AgentState, SearchPage, Store
+from memory.errors import BlockEditRefused, BlockLimitExceeded
 
 HEARTBEAT_PROPERTY = {
     "type": "boolean",
@@ -61,8 +62,6 @@ class ToolOutcome:
     status: str  # "OK" or "Failed"
     message: Any
     heartbeat: bool = False
-    sends_message: str | None = None  # send_message's text
-    block: BlockView | None = None  # a core memory block the call changed
 
     @property
     def failed(self) -> bool:
@@ -170,45 +169,31 @@ def _explain(error: ValidationError, tool: str) -> str:
     return f"Invalid arguments for {tool}: " + "; ".join(problems)
 
 
-def _block_for_edit(ctx: ToolContext, label: str) -> BlockView | ToolOutcome:
-    block = ctx.state.block(label)
-    if block is None:
+def _edit_block(ctx: ToolContext, label: str, heartbeat: bool, **edit) -> ToolOutcome:
+    """An edit of core memory, made on the block as it is now (a person may have changed it meanwhile)."""
+    if ctx.state.block(label) is None:
         labels = ", ".join(repr(b.label) for b in ctx.state.blocks) or "none"
         return _failed(f"No core memory block labelled {label!r}. Blocks: {labels}.")
-    if block.read_only:
-        return _failed(f"The block {label!r} is read-only; it cannot be edited.")
-    return block
-
-
-def _write_block(ctx: ToolContext, block: BlockView, value: str, heartbeat: bool) -> ToolOutcome:
-    if len(value) > block.limit:
+    try:
+        saved = ctx.store.edit_block(label, step_id=ctx.step_id, **edit)
+    except BlockLimitExceeded as refused:
         return _failed(
-            f"Edit refused: the block {block.label!r} would have {len(value)} characters, over its limit of "
-            f"{block.limit} ({len(block.value)} used now). Shorten the new text, or move detail to archival memory."
+            f"Edit refused: the block {label!r} would have {refused.chars} characters, over its limit of "
+            f"{refused.limit} ({refused.used} used now). Shorten the new text, or move detail to archival memory."
         )
-    saved = ctx.store.set_block_value(block.label, value, step_id=ctx.step_id)
-    block.value = saved.value
+    except BlockEditRefused as refused:
+        return _failed(str(refused))
+    ctx.state.blocks = [saved if b.label == label else b for b in ctx.state.blocks]
     ctx.state.memory_edited_at = ctx.now()
-    return ToolOutcome(status="OK", message=None, heartbeat=heartbeat, block=block)
+    return ToolOutcome(status="OK", message=None, heartbeat=heartbeat)
 
 
 def core_memory_append(ctx: ToolContext, args: CoreMemoryAppend) -> ToolOutcome:
-    block = _block_for_edit(ctx, args.label)
-    if isinstance(block, ToolOutcome):
-        return block
-    value = f"{block.value}\n{args.content}" if block.value else args.content
-    return _write_block(ctx, block, value, args.request_heartbeat)
+    return _edit_block(ctx, args.label, args.request_heartbeat, append=args.content)
 
 
 def core_memory_replace(ctx: ToolContext, args: CoreMemoryReplace) -> ToolOutcome:
-    block = _block_for_edit(ctx, args.label)
-    if isinstance(block, ToolOutcome):
-        return block
-    if not args.old_content:
-        return _failed("old_content is empty; give the exact text to replace (use core_memory_append to add).")
-    if args.old_content not in block.value:
-        return _failed(f"old_content {args.old_content!r:.200} was not found in the block {args.label!r}; it must match exactly.")
-    return _write_block(ctx, block, block.value.replace(args.old_content, args.new_content), args.request_heartbeat)
+    return _edit_block(ctx, args.label, args.request_heartbeat, replace=(args.old_content, args.new_content))
 
 
 def archival_memory_insert(ctx: ToolContext, args: ArchivalMemoryInsert) -> ToolOutcome:
@@ -255,7 +240,7 @@ def conversation_search_date(ctx: ToolContext, args: SearchDate) -> ToolOutcome:
 
 
 def send_message(ctx: ToolContext, args: SendMessage) -> ToolOutcome:
-    return ToolOutcome(status="OK", message=None, sends_message=args.message)
+    return ToolOutcome(status="OK", message=None)  # what it says is in the call itself
 
 
 TOOLS: dict[str, tuple[type[Arguments], Callable[[ToolContext, Any], ToolOutcome]]] = {
@@ -269,13 +254,13 @@ TOOLS: dict[str, tuple[type[Arguments], Callable[[ToolContext, Any], ToolOutcome
 }
 
 
-def argument_of(raw: str, name: str) -> str:
-    """One string argument of a call's raw JSON arguments, or "" if it is not there."""
+def argument_of(raw: str, name: str) -> str | None:
+    """One string argument of a call's raw JSON arguments, or None if it is not there (or not a string)."""
     try:
         value = json.loads(raw).get(name)
-    except (json.JSONDecodeError, AttributeError):
-        return ""
-    return value if isinstance(value, str) else ""
+    except (json.JSONDecodeError, AttributeError, TypeError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 def execute(ctx: ToolContext, name: str, raw_arguments: str) -> ToolOutcome:

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
-Publish = Callable[[dict[str, Any]], None]
+Publish = Callable[[dict[str, Any]], None]  # takes an agents.engine.events.Event
 
 
 @dataclass
@@ -14,6 +14,7 @@ class BlockView:
     limit: int
     description: str = ""
     read_only: bool = False
+    id: int | None = None
 
 
 @dataclass
@@ -29,6 +30,8 @@ class MessageView:
     tool_call_id: str = ""
     name: str = ""
     created_at: datetime | None = None
+    run_id: int | None = None
+    step_id: int | None = None
 
     def to_openai(self) -> dict[str, Any]:
         message: dict[str, Any] = {"role": self.role, "content": self.content}
@@ -127,7 +130,10 @@ class Store(Protocol):
 
     def append(self, messages: list[MessageView], *, step_id: int | None = None) -> list[MessageView]: ...
 
-    def set_block_value(self, label: str, value: str, *, step_id: int | None) -> BlockView: ...
+    def edit_block(self, label: str, *, append: str | None = None, replace: tuple[str, str] | None = None,
+                   step_id: int | None) -> BlockView:
+        """Append to or replace text in a core memory block as it is now; the block after the edit.
+        Raises memory.errors.BlockEditRefused (read-only, over the limit, text not found)."""
 
     def archival_insert(self, text: str) -> int: ...
 

@@ -4,7 +4,8 @@ import uuid
 from typing import Any, Callable
 
 from agents.engine.types import Completion, ToolCall
-from memory.openai_api import ProviderError, make_client, stream_chat
+from memory.errors import ProviderError
+from memory.openai_api import make_client, stream_chat
 
 
 def _objects(value: Any) -> list[dict[str, Any]]:

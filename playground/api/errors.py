@@ -18,8 +18,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from agents.llm import LLMNotConfigured
-from memory.openai_api import ProviderError
-from memory.services import BlockLimitExceeded
+from memory.errors import ProviderError
+from memory.errors import BlockEditRefused, BlockLabelTaken, BlockLimitExceeded
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +44,6 @@ class ServiceUnavailable(exceptions.APIException):
 
 def _translate(exc: Exception) -> Exception:
     """Our services' exceptions as the API exception that carries the right status."""
-    from memory.services import BlockLabelTaken  # appended for the API; imported late to keep this module light
-
     if isinstance(exc, exceptions.APIException):
         return exc
     if isinstance(exc, LLMNotConfigured):
@@ -60,6 +58,8 @@ def _translate(exc: Exception) -> Exception:
         return Conflict(str(exc), code="block_label_taken")
     if isinstance(exc, BlockLimitExceeded):
         return exceptions.ValidationError({"value": [str(exc)]}, code="block_limit_exceeded")
+    if isinstance(exc, BlockEditRefused):
+        return exceptions.ValidationError(str(exc), code="block_edit_refused")
     if isinstance(exc, ObjectDoesNotExist):
         model = type(exc).__qualname__.partition(".")[0]
         noun = {"Source": "folder", "Document": "file"}.get(model, model.lower() or "object")

@@ -1,13 +1,10 @@
-"""Our rows and turn events in the shapes of Letta's v1 types (letta_client.types), as plain dicts.
+"""Our rows and agent events in the shapes of Letta's v1 types (letta_client.types), as plain dicts.
 
-One assistant row of recall memory becomes several Letta messages that share its id, as in Letta:
-its inner thoughts (reasoning_message), each tool call (tool_call_message), and each send_message
-call (assistant_message). A tool row becomes a tool_return_message, except the result of a
-successful send_message, which Letta never shows. The same rules convert the live events of a turn,
-so a streamed turn and the stored one read alike.
+Messages are converted from the events of agents.engine.events, whether they arrive live or are
+read back from recall memory (agents.engine.events.message_events), so a streamed turn and the
+stored one read alike.
 """
 
-import json
 from datetime import datetime
 from typing import Any, Iterable
 
@@ -15,9 +12,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from agents.engine.context import CompiledContext
+from agents.engine.events import Event, message_events
 from agents.engine.tools import TOOL_SCHEMAS
 from agents.llm import LLM_CLIENTS, model_name
 from agents.models import Agent, Run, Step
+from agents.storage import message_view
 from memory.embeddings import LOCAL_MODELS, OPENAI_MODELS
 from memory.models import Message
 from playground.api.ids import to_id
@@ -74,17 +73,6 @@ def embedding_dimensions(handle: str) -> int:
     return OPENAI_MODELS.get(name, (0, 0))[0] if kind == "openai" else 0
 
 
-def embedding_problem(handle: str) -> str | None:
-    """Why `handle` cannot be an embedding model here, or None."""
-    kind, _, name = handle.partition("/")
-    if kind == "local" and name in LOCAL_MODELS:
-        return None
-    if kind == "openai" and name:
-        return None
-    known = ", ".join(f"local/{n}" for n in LOCAL_MODELS)
-    return f"unknown embedding model {handle!r}: use {known}, or openai/<model> for an OpenAI-compatible server"
-
-
 def embedding_config(handle: str) -> dict[str, Any]:
     kind, _, name = handle.partition("/")
     return {
@@ -131,128 +119,82 @@ def context_window_overview(context: CompiledContext, *, archival: int, recall: 
     }
 
 
-# --- recall memory as Letta messages ------------------------------------------------------------
+# --- messages: the events of agents.engine.events as Letta messages ------------------------------
 
 
-def _head(message_type: str, message_id: int | None, date: datetime | None, run_id: int | None,
-          step_id: int | None = None) -> dict[str, Any]:
-    return {"message_type": message_type, "id": to_id("message", message_id), "date": moment(date or timezone.now()),
-            "run_id": to_id("run", run_id), "step_id": to_id("step", step_id), "name": None, "otid": None,
-            "sender_id": None}
+def _head(message_type: str, event: Event) -> dict[str, Any]:
+    return {"message_type": message_type, "id": to_id("message", event.get("id")),
+            "date": event.get("date") or timezone.now().isoformat(), "run_id": to_id("run", event["run_id"]),
+            "step_id": to_id("step", event.get("step_id")), "name": None, "otid": None, "sender_id": None}
 
 
-def argument(raw: str, name: str) -> str | None:
-    try:
-        value = json.loads(raw).get(name)
-    except (json.JSONDecodeError, AttributeError, TypeError):
-        return None
-    return value if isinstance(value, str) else None
-
-
-def thoughts_of(content: str, tool_calls: list[dict] | None) -> str:
-    """The inner monologue: the content, or a `thinking` argument where the model put it (as the engine does)."""
-    if content.strip():
-        return content.strip()
-    for call in tool_calls or []:
-        for name in ("thinking", "inner_thoughts"):
-            if thought := argument(call["function"]["arguments"], name):
-                return thought.strip()
-    return ""
-
-
-def _tool_call(call_id: str, name: str, arguments: str) -> dict[str, str]:
-    return {"name": name, "arguments": arguments, "tool_call_id": call_id}
-
-
-def tool_call_message(head: dict, call_id: str, name: str, arguments: str) -> dict[str, Any]:
-    call = _tool_call(call_id, name, arguments)
+def _tool_call(head: dict, call_id: str, name: str, arguments: str) -> dict[str, Any]:
+    call = {"name": name, "arguments": arguments, "tool_call_id": call_id}
     return {**head, "message_type": "tool_call_message", "tool_call": call, "tool_calls": [call]}
 
 
-def tool_return_message(head: dict, call_id: str, name: str, ok: bool, result: str) -> dict[str, Any]:
-    status = "success" if ok else "error"
-    return {**head, "message_type": "tool_return_message", "name": name, "tool_call_id": call_id, "status": status,
-            "tool_return": result, "stdout": None, "stderr": None,
-            "tool_returns": [{"type": "tool", "tool_call_id": call_id, "status": status, "tool_return": result}]}
+def message(event: Event, *, use_assistant_message: bool = True) -> dict[str, Any] | None:
+    """One event as the Letta message it is; None for events Letta shows no message for.
 
-
-def _tool_ok(content: str) -> bool:
-    try:
-        return json.loads(content).get("status") == "OK"
-    except (json.JSONDecodeError, AttributeError):
-        return False
-
-
-def from_message(m: Message, *, use_assistant_message: bool = True) -> list[dict[str, Any]]:
-    """One row of recall memory as the Letta messages it stands for."""
-    def head(message_type: str) -> dict[str, Any]:
-        return _head(message_type, m.pk, m.created_at, m.run_id, m.step_id)
-
-    if m.role == Message.Role.ASSISTANT:
-        out = []
-        thoughts = thoughts_of(m.content, m.tool_calls) if m.tool_calls else ""
-        if thoughts:
-            out.append({**head("reasoning_message"), "reasoning": thoughts, "source": "non_reasoner_model", "signature": None})
-        if not m.tool_calls:  # a plain answer: what the model wrote is what the user reads
-            return [{**head("assistant_message"), "content": m.text}]
-        for call in m.tool_calls:
-            name, arguments = call["function"]["name"], call["function"]["arguments"]
-            spoken = argument(arguments, "message") if name == "send_message" else None
-            if spoken is not None and use_assistant_message:
-                out.append({**head("assistant_message"), "content": spoken})
-            else:
-                out.append(tool_call_message(head("tool_call_message"), call["id"], name, arguments))
-        return out
-    if m.role == Message.Role.TOOL:
-        ok = _tool_ok(m.content)
-        if m.name == "send_message" and ok and use_assistant_message:
-            return []
-        return [tool_return_message(head("tool_return_message"), m.tool_call_id, m.name, ok, m.text)]
-    if m.kind == Message.Kind.USER_MESSAGE:
-        return [{**head("user_message"), "content": m.text}]
-    if m.kind == Message.Kind.SUMMARY:
-        return [{**head("summary_message"), "summary": m.text}]
-    # heartbeats, logins, system alerts: events of the system, exactly as the model saw them
-    return [{**head("system_message"), "content": m.content}]
+    One assistant row of recall memory is several events, and so several Letta messages that share
+    its id, as in Letta: its inner thoughts (reasoning_message), each tool call (tool_call_message)
+    and each send_message call (assistant_message). The result of a successful send_message is not
+    shown, as Letta never shows it."""
+    kind = event.kind
+    if kind == "reasoning":
+        return {**_head("reasoning_message", event), "reasoning": event["text"], "source": "non_reasoner_model",
+                "signature": None}
+    if kind == "tool_call":
+        return _tool_call(_head("tool_call_message", event), event["tool_call_id"], event["name"], event["arguments"])
+    if kind == "assistant_message":
+        if use_assistant_message or not event["tool_call_id"]:
+            return {**_head("assistant_message", event), "content": event["text"]}
+        return _tool_call(_head("tool_call_message", event), event["tool_call_id"], "send_message", event["arguments"])
+    if kind == "tool_result":
+        if event["name"] == "send_message" and event["status"] == "OK" and use_assistant_message:
+            return None
+        status = "success" if event["status"] == "OK" else "error"
+        call_id, result = event["tool_call_id"], event["message"]
+        return {**_head("tool_return_message", event), "name": event["name"], "tool_call_id": call_id,
+                "status": status, "tool_return": result, "stdout": None, "stderr": None,
+                "tool_returns": [{"type": "tool", "tool_call_id": call_id, "status": status, "tool_return": result}]}
+    if kind == "user_message":
+        return {**_head("user_message", event), "content": event["text"]}
+    if kind == "summary":
+        return {**_head("summary_message", event), "summary": event["text"]}
+    if kind == "system_alert":  # heartbeats, logins, alerts: exactly as the model saw them
+        return {**_head("system_message", event), "content": event["content"]}
+    if kind == "error":
+        return {"message_type": "error_message", "error_type": "agent_error", "message": event["message"],
+                "detail": None, "run_id": to_id("run", event["run_id"])}
+    return None
 
 
 def from_messages(messages: Iterable[Message], *, types: list[str] | None = None,
                   use_assistant_message: bool = True) -> list[dict[str, Any]]:
-    out = [item for m in messages for item in from_message(m, use_assistant_message=use_assistant_message)]
+    """Rows of recall memory as Letta messages, in order; only `types` if given."""
+    out = [converted for m in messages for event in message_events(message_view(m))
+           if (converted := message(event, use_assistant_message=use_assistant_message)) is not None]
     return [item for item in out if item["message_type"] in types] if types else out
 
 
-# --- the live events of a turn as Letta stream chunks --------------------------------------------
+def from_message(m: Message) -> list[dict[str, Any]]:
+    return from_messages([m])
 
 
-def from_event(event: dict[str, Any], *, use_assistant_message: bool = True,
-               include_compaction: bool = False) -> list[dict[str, Any]]:
-    """The Letta chunks for one event of agents.engine.loop; [] for events Letta has no chunk for."""
-    kind, run_id = event.get("type"), event.get("run_id")
-
-    def head(message_type: str) -> dict[str, Any]:
-        return _head(message_type, event.get("id"), None, run_id)
-
-    if kind == "reasoning":
-        return [{**head("reasoning_message"), "reasoning": event["text"], "source": "non_reasoner_model", "signature": None}]
-    if kind == "tool_call":
-        return [tool_call_message(head("tool_call_message"), event["tool_call_id"], event["name"], event["arguments"])]
-    if kind == "tool_result":
-        result = event.get("message")
-        text = result if isinstance(result, str) else ("" if result is None else str(result))
-        return [tool_return_message(head("tool_return_message"), event["tool_call_id"], event["name"],
-                                    event.get("status") == "OK", text)]
-    if kind == "assistant_message":
-        if use_assistant_message or not event.get("tool_call_id"):
-            return [{**head("assistant_message"), "content": event["text"]}]
-        arguments = json.dumps({"message": event["text"]}, ensure_ascii=False)
-        return [tool_call_message(head("tool_call_message"), event["tool_call_id"], "send_message", arguments)]
-    if kind == "summary" and include_compaction:
-        return [{**head("summary_message"), "summary": event["text"]}]
-    if kind == "error":
-        return [{"message_type": "error_message", "error_type": "agent_error", "message": event.get("message", ""),
-                 "detail": None, "run_id": to_id("run", run_id)}]
-    return []
+def turn_message(event: Event, options: dict) -> dict[str, Any] | None:
+    """What a turn's answer shows of one of its events, streamed or not: what the agent did, not the
+    events that made it act (the user's message, heartbeats, alerts); summaries if asked for; errors."""
+    if event.kind in ("user_message", "system_alert"):
+        return None
+    if event.kind == "summary" and not options["include_compaction_messages"]:
+        return None
+    converted = message(event, use_assistant_message=options["use_assistant_message"])
+    types = options.get("include_return_message_types")
+    if converted is None or (types and converted["message_type"] not in types
+                             and converted["message_type"] != "error_message"):
+        return None
+    return converted
 
 
 def stop_reason(reason: str) -> dict[str, str]:

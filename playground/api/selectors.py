@@ -6,7 +6,8 @@ from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 
 from agents.models import Agent, Run, Step
 from memory.models import Block, BlockAttachment, Document, Message, Passage, Source
-from memory.search import CANDIDATES, RRF_K, fuse, passage_scope, ranked_ids
+from memory.search import MessageScope, PassageScope
+from memory.selectors import message_search, passage_list, passage_search
 
 # --- lookups: another user's rows do not exist --------------------------------------------------
 
@@ -83,10 +84,6 @@ def steps_matching(owner, *, agent: Agent | None = None, model: str | None = Non
     return steps
 
 
-def agent_get(owner, pk: int) -> Agent:
-    return Agent.objects.get(owner=owner, pk=pk)
-
-
 def block_get(owner, pk: int) -> Block:
     return Block.objects.get(owner=owner, pk=pk)
 
@@ -121,13 +118,6 @@ def file_get(folder: Source, pk: int) -> Document:
     return Document.objects.get(source=folder, pk=pk)
 
 
-def archival_of(agent: Agent) -> QuerySet[Passage]:
-    """What the agent's archival search reaches: its own passages and those of the finished
-    documents in folders attached to it."""
-    sql, params = passage_scope(agent.pk)
-    return Passage.objects.select_related("document").extra(where=[sql.replace("t.", "memory_passage.")], params=params)
-
-
 # --- cursors ------------------------------------------------------------------------------------
 
 
@@ -148,63 +138,24 @@ def page(queryset: QuerySet, *, after: int | None = None, before: int | None = N
 # --- search -------------------------------------------------------------------------------------
 
 
-def _fused(table: str, scope_sql: str, scope_params: list, *, query: str, mode: str, models: list[str],
-           limit: int) -> list[tuple[int, float]]:
-    """Hybrid search as the agent's tools do it (memory.search), over rows embedded with several
-    models: full text once, vectors per model, fused by reciprocal rank. Returns (id, RRF score)."""
-    rankings = []
-    scope = {"table": table, "scope_sql": scope_sql, "scope_params": scope_params, "query": query,
-             "page": 1, "page_size": CANDIDATES}
-    if mode in ("hybrid", "fts"):
-        rankings.append(ranked_ids(**scope, model="", mode="fts").ids)
-    if mode in ("hybrid", "vector"):
-        rankings += [ranked_ids(**scope, model=model, mode="vector").ids for model in models]
-    scores: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, row_id in enumerate(ranking):
-            scores[row_id] = scores.get(row_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-    return [(row_id, scores[row_id]) for row_id in fuse(*rankings)[:limit]]
-
-
-def _dated(sql: str, params: list, start: datetime | None, end: datetime | None) -> tuple[str, list]:
-    if start is not None:
-        sql, params = sql + " AND t.created_at >= %s", [*params, start]
-    if end is not None:
-        sql, params = sql + " AND t.created_at < %s", [*params, end]
-    return sql, params
-
-
 def passages_search(owner, *, query: str, agent: Agent | None = None, mode: str = "hybrid", tags: list[str] | None = None,
                     match_all_tags: bool = False, start: datetime | None = None, end: datetime | None = None,
                     limit: int = 10) -> list[tuple[Passage, float]]:
-    """Archival memory of one agent (with its folders), or all the owner's passages."""
-    if agent is not None:
-        sql, params = passage_scope(agent.pk)
-        models = [agent.embedding_model]
-    else:
-        sql, params = "t.owner_id = %s", [owner.pk]
-        models = list(Passage.objects.filter(owner=owner).values_list("embedding_model", flat=True).distinct())
-    if tags:
-        sql, params = sql + (" AND t.tags @> %s::varchar[]" if match_all_tags else " AND t.tags && %s::varchar[]"), [*params, tags]
-    sql, params = _dated(sql, params, start, end)
-    if not query.strip():  # no query: the newest passages in scope
-        rows = Passage.objects.select_related("document").extra(where=[sql.replace("t.", "memory_passage.")], params=params)
-        return [(p, 1.0) for p in rows.order_by("-id")[:limit]]
-    hits = _fused("memory_passage", sql, params, query=query, mode=mode, models=models, limit=limit)
-    rows = Passage.objects.select_related("document").in_bulk([i for i, _ in hits])
-    return [(rows[i], score) for i, score in hits if i in rows]
+    """Archival memory of one agent (with its folders), or all the owner's passages, with each
+    one's RRF score; without a query, the newest passages in scope."""
+    whose = {"agent_id": agent.pk} if agent is not None else {"owner_id": owner.pk}
+    scope = PassageScope(**whose, tags=tuple(tags or ()), all_tags=match_all_tags, start=start, end=end)
+    if not query.strip():
+        return [(p, 1.0) for p in passage_list(scope=scope).order_by("-id")[:limit]]
+    passages, ranked = passage_search(scope=scope, query=query, mode=mode, page_size=limit,
+                                      embedding_models=[agent.embedding_model] if agent is not None else None)
+    return [(p, ranked.scores[p.pk]) for p in passages]
 
 
 def messages_search(owner, *, query: str, agent: Agent | None = None, mode: str = "hybrid",
                     start: datetime | None = None, end: datetime | None = None, limit: int = 50) -> list[Message]:
     """What users said and agents answered, in one agent's recall memory or all the owner's."""
-    sql, params = "t.owner_id = %s AND t.kind IN ('user_message', 'assistant')", [owner.pk]
-    if agent is not None:
-        sql, params = sql + " AND t.agent_id = %s", [*params, agent.pk]
-        models = [agent.embedding_model]
-    else:
-        models = list(Agent.objects.filter(owner=owner).values_list("embedding_model", flat=True).distinct())
-    sql, params = _dated(sql, params, start, end)
-    hits = _fused("memory_message", sql, params, query=query, mode=mode, models=models, limit=limit)
-    rows = Message.objects.in_bulk([i for i, _ in hits])
-    return [rows[i] for i, _ in hits if i in rows]
+    whose = {"agent_id": agent.pk} if agent is not None else {"owner_id": owner.pk}
+    messages, _ = message_search(scope=MessageScope(**whose, start=start, end=end), query=query, mode=mode,
+                                 page_size=limit, embedding_models=[agent.embedding_model] if agent is not None else None)
+    return messages

@@ -1,7 +1,6 @@
 """Turns as the API serves them: wait for one and answer with its messages, or stream its events
 as Server-Sent Events in Letta's chunk shapes."""
 
-import asyncio
 import json
 import logging
 import time
@@ -9,16 +8,17 @@ from typing import Any, AsyncIterator
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
 from django.http import StreamingHttpResponse
 from django.utils import timezone
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from agents.events import agent_group, run_group
+from agents.engine.events import message_events
+from agents.events import agent_group, received, run_group
 from agents.models import Agent, Run
 from agents.services import turn_enqueue
+from agents.storage import message_view
+from memory.broadcast import Listener, listen
 from memory.models import Message
 from playground.api import letta
 from playground.api.ids import to_id
@@ -33,15 +33,10 @@ def wait_seconds(agent: Agent) -> float:
     return settings.LLM_TIMEOUT * (agent.max_steps + 2)
 
 
-def turn_messages(run: Run, *, types: list[str] | None = None, use_assistant_message: bool = True,
-                  include_compaction: bool = False) -> list[dict[str, Any]]:
-    """What the agent did in a turn; the events that started it (the user's message, heartbeats) are left out."""
-    rows = Message.objects.filter(run=run).order_by("id")
-    if include_compaction:
-        rows = rows.exclude(role=Message.Role.USER, kind__in=[k for k in Message.Kind.values if k != Message.Kind.SUMMARY])
-    else:
-        rows = rows.exclude(role=Message.Role.USER)
-    return letta.from_messages(rows, types=types, use_assistant_message=use_assistant_message)
+def turn_messages(run: Run, options: dict) -> list[dict[str, Any]]:
+    """What the agent did in a turn, read back from recall memory: the same messages its stream had."""
+    events = [e for m in Message.objects.filter(run=run).order_by("id") for e in message_events(message_view(m))]
+    return [converted for e in events if (converted := letta.turn_message(e, options)) is not None]
 
 
 def turn_usage(run: Run) -> dict[str, Any]:
@@ -51,9 +46,7 @@ def turn_usage(run: Run) -> dict[str, Any]:
 
 def letta_response(run: Run, options: dict) -> dict[str, Any]:
     response = {
-        "messages": turn_messages(run, types=options.get("include_return_message_types"),
-                                  use_assistant_message=options["use_assistant_message"],
-                                  include_compaction=options["include_compaction_messages"]),
+        "messages": turn_messages(run, options),
         "stop_reason": letta.stop_reason(run.stop_reason),
         "usage": turn_usage(run),
     }
@@ -94,25 +87,18 @@ def _finished(run_id: int) -> bool:
 
 
 async def _wait_for_stop(run: Run, timeout: float) -> None:
-    layer = get_channel_layer()
-    group, channel = run_group(run.pk), await layer.new_channel()  # the stop alone, not every event of the turn
-    await layer.group_add(group, channel)
-    try:
+    async with listen(run_group(run.pk)) as listener:  # the stop alone, not every event of the turn
         deadline = time.monotonic() + timeout
         if await _finished(run.pk):  # it may have ended before we listened
             return
         while (left := deadline - time.monotonic()) > 0:
-            try:
-                message = await asyncio.wait_for(layer.receive(channel), min(left, IDLE_SECONDS))
-            except (asyncio.TimeoutError, RedisTimeoutError):
+            message = await listener.receive(min(left, IDLE_SECONDS))
+            if message is None:
                 if await _finished(run.pk):  # an event missed: the database has the last word
                     return
                 continue
-            event = message.get("event") or {}
-            if event.get("type") == "stop" and event.get("run_id") == run.pk:
+            if received(message).kind == "stop":
                 return
-    finally:
-        await layer.group_discard(group, channel)
 
 
 # --- streaming ----------------------------------------------------------------------------------
@@ -138,16 +124,13 @@ def turn_stream(agent: Agent, text: str, options: dict) -> StreamingHttpResponse
 
     The response listens on the agent's Channels group from before the turn is queued, so no
     event of the turn can slip past it."""
-    layer = get_channel_layer()
-    group = agent_group(agent.pk)
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(group, channel)
+    listener = async_to_sync(Listener.open)(agent_group(agent.pk))
     try:
         run = turn_enqueue(agent=agent, text=text)
     except BaseException:
-        async_to_sync(layer.group_discard)(group, channel)
+        async_to_sync(listener.close)()
         raise
-    chunks = _chunks(layer, group, channel, run.pk, options, wait_seconds(agent))
+    chunks = _chunks(listener, run.pk, options, wait_seconds(agent))
     connection.close()  # back to the pool for as long as the turn runs
     response = StreamingHttpResponse(chunks, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
@@ -155,9 +138,9 @@ def turn_stream(agent: Agent, text: str, options: dict) -> StreamingHttpResponse
     return response
 
 
-async def _chunks(layer, group: str, channel: str, run_id: int, options: dict, timeout: float) -> AsyncIterator[bytes]:
+async def _chunks(listener: Listener, run_id: int, options: dict, timeout: float) -> AsyncIterator[bytes]:
     try:
-        async for chunk in _turn_chunks(layer, channel, run_id, options, timeout):
+        async for chunk in _turn_chunks(listener, run_id, options, timeout):
             yield chunk
     except Exception as error:  # the headers are sent: say what went wrong in the stream itself
         logger.exception("stream of run %s failed", run_id)
@@ -165,53 +148,35 @@ async def _chunks(layer, group: str, channel: str, run_id: int, options: dict, t
                     "message": f"The stream failed ({type(error).__name__}); the turn goes on: poll GET /v1/runs/"
                                f"{to_id('run', run_id)}.", "detail": None})
     finally:
-        await layer.group_discard(group, channel)
+        await listener.close()
     yield _sse("[DONE]")
 
 
-def _receive(layer, channel: str) -> asyncio.Future:
-    return asyncio.ensure_future(layer.receive(channel))
-
-
-async def _turn_chunks(layer, channel: str, run_id: int, options: dict, timeout: float) -> AsyncIterator[bytes]:
-    types = options.get("include_return_message_types")
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    # one receive at a time, never cancelled mid-wait: channels_redis drops what a cancelled receive buffered
-    receiving = _receive(layer, channel)
-    try:
-        while True:
-            done, _ = await asyncio.wait({receiving}, timeout=IDLE_SECONDS)
-            if done and isinstance(receiving.exception(), RedisTimeoutError):
-                # redis-py >= 8 gives sockets a 5 s read time-out, the length of channels_redis's
-                # blocking pop: an idle wait can end in this error; it only means "nothing yet"
-                receiving, done = _receive(layer, channel), set()
-            if not done:
-                run = await _run_now(run_id)
-                if run.status in letta.FINISHED:  # its stop event did not reach us; the database knows the end
-                    yield _sse(letta.stop_reason(run.stop_reason))
-                    yield _sse(await _usage_of(run_id))
-                    return
-                if loop.time() > deadline:
-                    yield _sse({"message_type": "error_message", "error_type": "timeout", "run_id": to_id("run", run_id),
-                                "message": f"The turn is still {letta.RUN_STATUS[run.status]}; poll GET /v1/runs/"
-                                           f"{to_id('run', run_id)}.", "detail": None})
-                    return
-                if options["include_pings"]:
-                    yield _sse({"message_type": "ping", "id": f"ping-{run_id}", "date": timezone.now().isoformat(),
-                                "run_id": to_id("run", run_id)})
-                continue
-            event = receiving.result().get("event") or {}
-            receiving = _receive(layer, channel)
-            if event.get("run_id") != run_id:
-                continue  # another turn of the same agent
-            for chunk in letta.from_event(event, use_assistant_message=options["use_assistant_message"],
-                                          include_compaction=options["include_compaction_messages"]):
-                if not types or chunk["message_type"] in types or chunk["message_type"] == "error_message":
-                    yield _sse(chunk)
-            if event.get("type") == "stop":
-                yield _sse(letta.stop_reason(event.get("stop_reason", "")))
+async def _turn_chunks(listener: Listener, run_id: int, options: dict, timeout: float) -> AsyncIterator[bytes]:
+    deadline = time.monotonic() + timeout
+    while True:
+        message = await listener.receive(IDLE_SECONDS)
+        if message is None:
+            run = await _run_now(run_id)
+            if run.status in letta.FINISHED:  # its stop event did not reach us; the database knows the end
+                yield _sse(letta.stop_reason(run.stop_reason))
                 yield _sse(await _usage_of(run_id))
                 return
-    finally:
-        receiving.cancel()
+            if time.monotonic() > deadline:
+                yield _sse({"message_type": "error_message", "error_type": "timeout", "run_id": to_id("run", run_id),
+                            "message": f"The turn is still {letta.RUN_STATUS[run.status]}; poll GET /v1/runs/"
+                                       f"{to_id('run', run_id)}.", "detail": None})
+                return
+            if options["include_pings"]:
+                yield _sse({"message_type": "ping", "id": f"ping-{run_id}", "date": timezone.now().isoformat(),
+                            "run_id": to_id("run", run_id)})
+            continue
+        event = received(message)
+        if event["run_id"] != run_id:
+            continue  # another turn of the same agent
+        if (chunk := letta.turn_message(event, options)) is not None:
+            yield _sse(chunk)
+        if event.kind == "stop":
+            yield _sse(letta.stop_reason(event["stop_reason"]))
+            yield _sse(await _usage_of(run_id))
+            return

@@ -14,7 +14,7 @@ from agents.models import Run
 from agents.services import agent_create, agent_delete, agent_duplicate, exchange_undo, messages_reset, turn_enqueue
 from memory.models import Message
 from playground.forms import AgentCreateForm, MessageForm
-from playground.presenters import chat_items
+from playground.presenters import chat_turns
 from playground.views.access import owned_agent
 from playground.views.memory import memory_context
 
@@ -70,7 +70,8 @@ def agent_page(request, agent_id: int):
     history = list(Message.objects.filter(agent=agent).order_by("-id")[:HISTORY_PAGE])[::-1]
     working = agent.runs.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).exists()
     return render(request, "agents/detail.html", {
-        **memory_context(agent), "items": chat_items(history), "older": len(history) == HISTORY_PAGE and history[0].pk,
+        **memory_context(agent), "turns": chat_turns(history, agent_id=agent.pk, oldest=len(history) < HISTORY_PAGE),
+        "older": len(history) == HISTORY_PAGE and history[0].pk,
         "form": MessageForm(), "working": working,
     })
 
@@ -83,7 +84,8 @@ def agent_history(request, agent_id: int):
     before = int(request.GET.get("before", 0) or 0)
     page = list(Message.objects.filter(agent=agent, pk__lt=before).order_by("-id")[:HISTORY_PAGE])[::-1]
     return render(request, "agents/detail.html#history", {
-        "agent": agent, "items": chat_items(page), "older": len(page) == HISTORY_PAGE and page[0].pk})
+        "agent": agent, "turns": chat_turns(page, agent_id=agent.pk, oldest=len(page) < HISTORY_PAGE, newest=False),
+        "older": len(page) == HISTORY_PAGE and page[0].pk})
 
 
 @login_required

@@ -9,10 +9,12 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
-from agents.services import block_edit
+from agents.services import block_attach, block_detach, block_edit
 from memory.models import Block, BlockRevision, Passage
-from memory.selectors import archival_passages, message_search, messages_between, passage_search
-from memory.services import BlockLimitExceeded, block_attach, block_create, block_detach, block_restore, passage_delete, passage_insert
+from memory.search import MessageScope, PassageScope
+from memory.selectors import message_list, message_search, passage_list, passage_search
+from memory.errors import BlockEditRefused, BlockLabelTaken
+from memory.services import block_create, passage_delete, passage_insert
 from playground.forms import BlockForm, PassageForm, RecallSearchForm
 from playground.views.access import owned_agent
 
@@ -36,9 +38,9 @@ def block_save(request, agent_id: int, block_id: int):
         return _block_form(request, agent, block, form, status=422)
     try:
         block = block_edit(block_id=block.pk, user=request.user,
-                           **{name: form.cleaned_data[name] for name in form.changed_data})
-    except BlockLimitExceeded as error:
-        form.add_error("value", str(error))
+                           fields={name: form.cleaned_data[name] for name in form.changed_data})
+    except BlockEditRefused as error:
+        form.add_error("label" if isinstance(error, BlockLabelTaken) else "value", str(error))
         return _block_form(request, agent, block, form, status=422)
     return _block_form(request, agent, block, BlockForm(instance=block, agent=agent), saved=True)
 
@@ -114,8 +116,8 @@ def block_revert(request, agent_id: int, block_id: int, revision_id: int):
     block = agent_block(agent, block_id)
     revision = get_object_or_404(BlockRevision, pk=revision_id, block=block)
     try:
-        restored = block_restore(revision=revision, user=request.user)
-    except (BlockLimitExceeded, ValueError) as error:
+        restored = block_edit(block_id=block.pk, user=request.user, revision=revision)
+    except BlockEditRefused as error:
         form = BlockForm(instance=block, agent=agent)
         form.add_error(None, f"Cannot restore: {error}")
         return _block_form(request, agent, block, form)
@@ -133,13 +135,14 @@ def recall_panel(request, agent_id: int):
         data = form.cleaned_data
         start = datetime.combine(data["start"], time.min, tzinfo=timezone.utc) if data["start"] else None
         end = datetime.combine(data["end"] + timedelta(days=1), time.min, tzinfo=timezone.utc) if data["end"] else None
+        scope = MessageScope(agent_id=agent.pk, start=start, end=end)
         if data["q"]:
-            results, ranked = message_search(agent_id=agent.pk, embedding_model=agent.embedding_model, query=data["q"],
-                                             start=start, end=end, page_size=20)
+            results, ranked = message_search(scope=scope, query=data["q"], embedding_models=[agent.embedding_model],
+                                             page_size=20)
             total = ranked.total
         else:
-            results, total = messages_between(agent_id=agent.pk, start=start or datetime.min.replace(tzinfo=timezone.utc),
-                                              end=end or datetime.max.replace(tzinfo=timezone.utc), page_size=50)
+            messages = message_list(scope=scope)
+            results, total = list(messages[:50]), messages.count()
     return render(request, "agents/detail.html#recall", {"agent": agent, "recall_form": form, "results": results,
                                                           "total": total, "searched": searched})
 
@@ -150,10 +153,11 @@ def archival_panel(request, agent_id: int):
     agent = owned_agent(request, agent_id)
     query = request.GET.get("q", "").strip()[:500]
     if query:
-        passages, ranked = passage_search(agent_id=agent.pk, embedding_model=agent.embedding_model, query=query, page_size=20)
+        passages, ranked = passage_search(scope=PassageScope(agent_id=agent.pk), query=query,
+                                          embedding_models=[agent.embedding_model], page_size=20)
         page, total = passages, ranked.total
     else:
-        paginator = Paginator(archival_passages(agent_id=agent.pk).select_related("document").order_by("-id"), 20)
+        paginator = Paginator(passage_list(scope=PassageScope(agent_id=agent.pk)).order_by("-id"), 20)
         page = paginator.get_page(request.GET.get("page"))
         total = paginator.count
     return render(request, "agents/detail.html#archival", {"agent": agent, "passages": page, "total": total, "q": query,
@@ -184,6 +188,6 @@ def archival_remove(request, agent_id: int, passage_id: int):
 
 
 def _archival_list(request, agent, form: PassageForm):
-    passages = archival_passages(agent_id=agent.pk).select_related("document").order_by("-id")
+    passages = passage_list(scope=PassageScope(agent_id=agent.pk)).order_by("-id")
     return render(request, "agents/detail.html#archival", {"agent": agent, "passages": passages[:20],
                                                             "total": passages.count(), "q": "", "passage_form": form})

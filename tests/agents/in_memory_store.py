@@ -3,12 +3,14 @@
 Search here is plain word matching: the real hybrid search is tested against PostgreSQL.
 """
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from agents.engine.types import AgentState, BlockView, MessageView, SearchHit, SearchPage, StepRecord
+from memory.errors import BlockLimitExceeded, BlockReadOnly, BlockTextNotFound
 
 
 def _page(hits: list[SearchHit], page: int, size: int) -> SearchPage:
@@ -34,16 +36,28 @@ class InMemoryStore:
                        recall_count=len(self.messages), archival_count=len(self.passages))
 
     def append(self, messages, *, step_id=None):
-        saved = [replace(m, id=next(self.ids), created_at=m.created_at or self.now) for m in messages]
+        saved = [replace(m, id=next(self.ids), created_at=m.created_at or self.now, step_id=step_id) for m in messages]
         self.messages.extend(saved)
         self.state.messages.extend(saved)
         return saved
 
-    def set_block_value(self, label, value, *, step_id):
+    def edit_block(self, label, *, append=None, replace=None, step_id):
         block = next(b for b in self.state.blocks if b.label == label)
+        if block.read_only:
+            raise BlockReadOnly(f"The block {label!r} is read-only; it cannot be edited.")
+        if append is not None:
+            value = f"{block.value}\n{append}" if block.value else append
+        elif not replace[0]:
+            raise BlockTextNotFound("old_content is empty; give the exact text to replace (use core_memory_append to add).")
+        elif replace[0] not in block.value:
+            raise BlockTextNotFound(f"old_content {replace[0]!r:.200} was not found in the block {label!r}; it must match exactly.")
+        else:
+            value = block.value.replace(*replace)
+        if len(value) > block.limit:
+            raise BlockLimitExceeded(label=label, chars=len(value), limit=block.limit, used=len(block.value))
         block.value = value
         self.block_writes.append((label, value, step_id))
-        return replace(block)
+        return dataclasses.replace(block)
 
     def archival_insert(self, text):
         self.passages.append(text)

@@ -7,9 +7,9 @@ import pytest
 from agents.llm import model_window
 from agents.models import Run
 from agents.services import agent_create, turn_enqueue
-from tests.agents.test_turns import wait_for_runs
-from tests.factories import make_user
+from tests.factories import make_run, make_user
 from tests.fake_llm import tool_call
+from tests.helpers import wait_for_runs
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,7 +39,7 @@ def test_different_agents_run_at_the_same_time(llm, celery_worker):
 
 def test_a_turn_left_running_by_a_dead_worker_is_reported_failed_and_the_queue_goes_on(llm, celery_worker):
     agent = agent_create(owner=make_user(), name="Sam")
-    stale = Run.objects.create(agent=agent, trigger="user_message", input="lost", status=Run.Status.RUNNING)
+    stale = make_run(agent, input="lost", status=Run.Status.RUNNING)
     llm.enqueue(tool_call("send_message", {"message": "hello"}))
     turn_enqueue(agent=agent, text="hi")
     stale_run, run = wait_for_runs(agent, 2)

@@ -4,12 +4,13 @@ import json
 
 import pytest
 
+from agents.engine import events as events_module
 from agents.engine.context import TIERS
 from agents.engine.loop import Event, Turn, TurnSettings
 from agents.llm.openai_chat import OpenAIChat
 from memory.tokens import REPLY_PRIMING, count_message, count_tools, tokenizer_for_model
 from tests.agents.in_memory_store import InMemoryStore, make_state
-from tests.fake_llm import context_overflow, error, fake_llm, text, tool_call, tool_calls  # noqa: F401
+from tests.fake_llm import error, text, tool_call
 
 
 @pytest.fixture
@@ -42,7 +43,9 @@ def test_a_reply_with_send_message_ends_the_turn(run, fake_llm):
     result, store, events = run(Event("user_message", "hi, I'm Ada"))
 
     assert (result.status, result.stop_reason, result.steps) == ("completed", "end_turn", 1)
-    assert kinds(events) == ["user_message", "usage", "reasoning", "assistant_message", "stop"]
+    # every message stored is announced as the events it stands for; how the run ended is the shell's to say
+    assert kinds(events) == ["user_message", "usage", "reasoning", "assistant_message", "tool_result"]
+    assert all(isinstance(e, events_module.Event) for e in events)
     assert next(e for e in events if e["type"] == "assistant_message")["text"] == "Hi Ada!"
     deltas = "".join(e["delta"] for e in events if e["type"] == "reasoning_delta")
     assert deltas == "A new friend. Greet her."
@@ -66,8 +69,6 @@ def test_core_memory_append_is_in_the_next_requests_system_prompt(run, fake_llm)
     assert "<human>" in second["messages"][0]["content"]
     assert "<value>\nName: Ada\n</value>" in second["messages"][0]["content"]
     assert store.block_writes == [("human", "Name: Ada", 1)]
-    change = next(e for e in events if e["type"] == "memory_change")
-    assert (change["label"], change["value"], change["actor"]) == ("human", "Name: Ada", "agent")
     heartbeat = json.loads(second["messages"][-1]["content"])
     assert heartbeat["type"] == "heartbeat" and "request_heartbeat=true" in heartbeat["reason"]
     assert result.steps == 2
@@ -96,7 +97,7 @@ def test_the_step_limit_stops_a_chain(run, fake_llm):
     result, _, events = run(Event("user_message", "loop"), store)
     assert (result.status, result.stop_reason, result.steps) == ("completed", "max_steps", 3)
     assert len(fake_llm.chat_requests()) == 3
-    assert events[-1] == {"type": "stop", "status": "completed", "stop_reason": "max_steps", "steps": 3}
+    assert not any(e["type"] == "stop" for e in events)
 
 
 def test_plain_text_without_a_tool_call_is_the_agents_message(run, fake_llm):
@@ -158,7 +159,7 @@ def test_a_provider_that_keeps_failing_fails_the_turn_with_a_clear_error(run, fa
     assert (result.status, result.stop_reason) == ("failed", "error")
     assert "503" in result.error
     assert len(fake_llm.chat_requests()) == 3
-    assert [e["type"] for e in events][-2:] == ["error", "stop"]
+    assert not any(e["type"] in ("error", "stop") for e in events)  # announced once, by the run's owner
 
 
 def test_a_client_error_is_not_retried(run, fake_llm):

@@ -5,11 +5,12 @@ import json
 import pytest
 
 from agents.engine.loop import Event, Turn, TurnSettings, eviction_point
+from agents.engine.prompts import MEMORY_WARNING
 from agents.engine.types import MessageView
 from agents.llm.openai_chat import OpenAIChat
 from memory.tokens import tokenizer_for_model
 from tests.agents.in_memory_store import InMemoryStore, make_state
-from tests.fake_llm import context_overflow, fake_llm, text, tool_call  # noqa: F401
+from tests.fake_llm import context_overflow, text, tool_call
 
 SUMMARY_MARK = "You maintain the long-term summary"
 
@@ -57,7 +58,7 @@ def test_crossing_the_warning_line_sends_one_alert_per_crossing(turn, fake_llm):
     last = json.loads(fake_llm.chat_requests()[0]["messages"][-1]["content"])
     assert last["type"] == "system_alert" and "save any important information" in last["message"]
     assert store.state.memory_warning_sent is True
-    assert any(e["type"] == "system_alert" and e["kind"] == "memory_warning" for e in events)
+    assert any(e["type"] == "system_alert" and e["text"] == MEMORY_WARNING for e in events)
 
     second, events = turn(store)
     second.run(Event("user_message", "still there?"))
@@ -88,7 +89,7 @@ def test_a_full_window_is_flushed_into_a_recursive_summary(turn, fake_llm):
     assert store.steps[0].purpose == "summary" and store.steps[1].purpose == "agent"
     assert prompt_tokens(store) < 3500
     summary_event = next(e for e in events if e["type"] == "summary")
-    assert summary_event["evicted"] == len(store.evicted)
+    assert summary_event["text"] in note and summary_event["id"] == store.state.summary.id
     # evicted messages stay in recall memory
     assert store.recall_search("fact number 0", 1, 5).total >= 1
 

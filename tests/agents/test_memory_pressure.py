@@ -4,13 +4,15 @@ import json
 
 import pytest
 
+from agents.engine.prompts import MEMORY_WARNING
 from agents.selectors import agent_context
 from agents.services import agent_create, turn_enqueue
 from memory.models import Message
+from memory.search import MessageScope
 from memory.selectors import message_search
-from tests.agents.test_turns import wait_for_runs
 from tests.factories import make_user
 from tests.fake_llm import text, tool_call
+from tests.helpers import wait_for_runs
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SUMMARY_MARK = "You maintain the long-term summary"
@@ -36,7 +38,7 @@ def test_warning_then_flush_with_a_summary_and_the_evicted_messages_stay_searcha
             break
     types = [e["type"] for _, e in published]
     assert "summary" in types, "the window never filled"
-    warning = next(i for i, (_, e) in enumerate(published) if e.get("kind") == "memory_warning")
+    warning = next(i for i, (_, e) in enumerate(published) if e.get("text") == MEMORY_WARNING)
     assert warning < types.index("summary")  # warned first, then flushed
 
     summary = Message.objects.get(agent=agent, kind="summary", in_context=True)
@@ -49,5 +51,5 @@ def test_warning_then_flush_with_a_summary_and_the_evicted_messages_stay_searcha
     assert "zq0x" not in json.dumps(last["messages"])
     assert agent_context(agent=agent).prompt_tokens <= agent.context_window - agent.completion_reserve
     # evicted, not forgotten: recall search still finds it
-    found, _ = message_search(agent_id=agent.pk, embedding_model=agent.embedding_model, query="zq0x", mode="fts")
+    found, _ = message_search(scope=MessageScope(agent_id=agent.pk), query="zq0x", mode="fts")
     assert "Fact 0 about zebras," in [m.text[:20] for m in found]

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from agents.llm.openai_chat import OpenAIChat
-from memory.openai_api import ProviderError
+from memory.errors import ProviderError
 
 
 class RawSSEServer:

@@ -1,7 +1,6 @@
 """Turns end to end: the real worker, PostgreSQL, Redis and the openai SDK against the scripted server."""
 
 import json
-import time
 
 import pytest
 
@@ -13,18 +12,9 @@ from memory.models import BlockRevision, Message, Passage
 from memory.tokens import REPLY_PRIMING, count_message, count_tools, tokenizer_for_model
 from tests.factories import make_user
 from tests.fake_llm import context_overflow, error, text, tool_call
+from tests.helpers import wait_for_runs
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_for_runs(agent, count: int = 1, timeout: float = 60) -> list[Run]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        runs = list(Run.objects.filter(agent=agent).order_by("id"))
-        if len(runs) >= count and all(r.status in (Run.Status.COMPLETED, Run.Status.FAILED) for r in runs):
-            return runs
-        time.sleep(0.05)
-    raise AssertionError(f"runs did not finish: {[(r.pk, r.status) for r in Run.objects.filter(agent=agent)]}")
 
 
 @pytest.fixture
@@ -54,8 +44,9 @@ def test_the_agent_edits_the_human_block_and_the_next_request_shows_it(agent, ll
     kinds = list(Message.objects.filter(agent=agent).values_list("kind", flat=True))
     assert kinds == ["user_message", "assistant", "tool_result", "heartbeat", "assistant", "tool_result"]
     types = [e["type"] for _, e in published if e["type"] != "reasoning_delta"]
-    assert types == ["run_started", "user_message", "usage", "reasoning", "tool_call", "tool_result", "memory_change",
-                     "usage", "assistant_message", "stop"]
+    # the edit is announced as it is made; every message stored is announced as the events it stands for
+    assert types == ["run_started", "user_message", "usage", "reasoning", "tool_call", "memory_change", "tool_result",
+                     "system_alert", "usage", "assistant_message", "tool_result", "stop"]
     assert all(event["run_id"] == run.pk for _, event in published)
 
 

@@ -4,7 +4,6 @@ other kinds. Pages hold known text, so a test can say which page a passage must 
 import io
 import zipfile
 
-import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from fpdf import FPDF
 from PIL import Image
@@ -60,10 +59,3 @@ def sentences(topic: str, page: int, count: int) -> list[str]:
     """Distinct, checkable sentences for one page."""
     return [f"On page {page} the {topic} note number {i} says item {page}{i:02d} is filed under shelf {page * 7 + i}."
             for i in range(count)]
-
-
-@pytest.fixture
-def media(settings, tmp_path):
-    """Uploads go to a folder of the test's own."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT

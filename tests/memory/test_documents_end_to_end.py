@@ -10,7 +10,6 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from agents.models import Run
 from agents.services import agent_create, turn_enqueue
 from memory.embeddings import get_embedder
 from memory.ingestion import source_group
@@ -18,7 +17,8 @@ from memory.models import Document, Message, Passage
 from memory.services import document_add, source_attach, source_create
 from tests.factories import make_user
 from tests.fake_llm import tool_call
-from tests.memory.documents import encrypted_pdf, make_pdf, media, sentences, uploaded  # noqa: F401
+from tests.helpers import wait_for_runs
+from tests.memory.documents import encrypted_pdf, make_pdf, sentences, uploaded
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,16 +31,6 @@ def wait_for_document(document: Document, timeout: float = 120) -> Document:
             return document
         time.sleep(0.1)
     raise AssertionError(f"{document.filename} is still {document.status}")
-
-
-def wait_for_runs(agent, timeout: float = 60) -> list[Run]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        runs = list(Run.objects.filter(agent=agent))
-        if runs and all(r.status in ("completed", "failed") for r in runs):
-            return runs
-        time.sleep(0.05)
-    raise AssertionError("the turn did not finish")
 
 
 class Watcher:

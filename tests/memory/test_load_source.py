@@ -7,9 +7,10 @@ from django.core.management import call_command, load_command_class
 from django.core.management.base import CommandError
 
 from memory.models import Document, Passage, Source
+from memory.search import PassageScope
 from memory.selectors import passage_search
 from tests.factories import make_agent, make_user
-from tests.memory.documents import make_pdf, media, png_bytes, sentences  # noqa: F401
+from tests.memory.documents import make_pdf, png_bytes, sentences
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +48,8 @@ def test_load_files_into_a_new_source_and_attach_it(media, files, settings):
     assert f"manual.pdf: done: 20 pages, {manual_doc.chunks_embedded} passages" in out
     assert "notes.md: done: 1 pages, 1 passages" in out
     assert "attached 'manuals' to 'Doc'" in out
-    passages, _ = passage_search(agent_id=agent.pk, embedding_model=agent.embedding_model, query="when does the backup run")
+    passages, _ = passage_search(scope=PassageScope(agent_id=agent.pk), embedding_models=[agent.embedding_model],
+                                 query="when does the backup run")
     assert passages[0].text.startswith("# Notes") and passages[0].document.filename == "notes.md"
 
     # loading into it again adds to the same source

@@ -4,10 +4,11 @@ import re
 import pytest
 from django.db import connection
 
-from memory.models import Message, Passage
-from memory.selectors import archival_passages, memory_counts
+from memory.models import Passage
+from memory.search import PassageScope
+from memory.selectors import memory_counts, passage_list
 from memory.vectors import distance_sql, index_name
-from tests.factories import make_agent
+from tests.factories import make_agent, make_message, make_passage
 
 MODEL, DIMENSIONS = "local/all-MiniLM-L6-v2", 384
 
@@ -44,10 +45,8 @@ def test_nearest_neighbour_query_uses_the_models_hnsw_index():
 def test_vectors_keep_their_native_dimension():
     agent = make_agent()
     rng = random.Random(1)
-    Passage.objects.create(owner=agent.owner, agent=agent, text="small", embedding=random_unit_vector(rng, 8),
-                           embedding_model="test/eight")
-    Passage.objects.create(owner=agent.owner, agent=agent, text="native", embedding=random_unit_vector(rng, 384),
-                           embedding_model=MODEL)
+    make_passage(agent, text="small", embedding=random_unit_vector(rng, 8), embedding_model="test/eight")
+    make_passage(agent, text="native", embedding=random_unit_vector(rng, 384), embedding_model=MODEL)
     with connection.cursor() as cursor:
         cursor.execute("SELECT embedding_model, vector_dims(embedding) FROM memory_passage ORDER BY id")
         assert cursor.fetchall() == [("test/eight", 8), (MODEL, 384)]
@@ -60,7 +59,7 @@ def test_counting_an_agents_archival_memory_scans_no_other_passages():
     agent, other = make_agent(), make_agent()
     Passage.objects.bulk_create(Passage(owner=other.owner, agent=other, text=f"other {i}") for i in range(2000))
     Passage.objects.bulk_create(Passage(owner=agent.owner, agent=agent, text=f"own {i}") for i in range(3))
-    queryset = archival_passages(agent_id=agent.pk)
+    queryset = passage_list(scope=PassageScope(agent_id=agent.pk))
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE memory_passage")
         cursor.execute("SET LOCAL enable_seqscan = off")  # as on a big table
@@ -70,6 +69,6 @@ def test_counting_an_agents_archival_memory_scans_no_other_passages():
 
     assert sum(int(n) for n in re.findall(r"Rows Removed by Filter: (\d+)", plan)) == 0, plan  # no other agent's row read
     assert memory_counts(agent_id=agent.pk) == (0, 3)
-    Message.objects.create(owner=agent.owner, agent=agent, role="user", kind="user_message", content="hi", text="hi")
-    Message.objects.create(owner=agent.owner, agent=agent, role="system", kind="summary", content="s", text="s")
+    make_message(agent, text="hi")
+    make_message(agent, role="system", kind="summary", text="s")
     assert memory_counts(agent_id=agent.pk) == (1, 3)  # summaries are not counted as recall memory

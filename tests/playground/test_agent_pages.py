@@ -7,12 +7,11 @@ import pytest
 from django.urls import reverse
 
 from agents.engine.context import TIERS
-from agents.models import Run, Step
 from agents.selectors import agent_context
 from agents.services import agent_create
 from memory.models import Block, BlockRevision, Message
 from memory.services import messages_append
-from tests.factories import make_user
+from tests.factories import make_run, make_step, make_user
 
 pytestmark = pytest.mark.django_db
 XSS = "<script>alert('x')</script>"
@@ -127,9 +126,8 @@ def test_the_inspector_shows_the_compiled_context_tier_by_tier(owner_client, age
 
 
 def test_traces_show_steps_and_download_as_json(owner_client, agent):
-    run = Run.objects.create(agent=agent, trigger="user_message", input="hi", status="completed")
-    step = Step.objects.create(run=run, agent=agent, index=0, model="m", request={"messages": [{"role": "user", "content": XSS}]},
-                               response={"choices": []}, tokens={"prompt_total": 5, "messages": 5}, latency_ms=3.2)
+    step = make_step(make_run(agent), request={"messages": [{"role": "user", "content": XSS}]},
+                     response={"choices": []}, tokens={"prompt_total": 5, "messages": 5}, latency_ms=3.2)
     assert "step 0" in owner_client.get(reverse("traces", args=[agent.pk])).content.decode()
     detail = owner_client.get(reverse("step", args=[agent.pk, step.pk])).content.decode()
     assert XSS not in detail and "&lt;script&gt;" in detail

@@ -4,6 +4,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
+from agents.engine import events
 from agents.events import publish
 from playground.asgi import application
 from tests.factories import make_agent, make_user
@@ -25,12 +26,17 @@ def test_an_event_published_by_a_turn_reaches_the_owners_websocket_through_redis
         communicator = WebsocketCommunicator(application, f"/ws/agents/{agent.pk}/?format=json", headers=headers)
         connected, _ = await communicator.connect()
         assert connected
-        await sync_to_async(publish)(agent.pk, {"type": "assistant_message", "text": "hello <b>there</b>"})
+        await sync_to_async(publish)(agent.pk, events.error(run_id=7, message="hello <b>there</b>"))
         event = await communicator.receive_json_from(timeout=5)
         await communicator.disconnect()
         return event
 
-    assert async_to_sync(scenario)() == {"type": "assistant_message", "text": "hello <b>there</b>"}
+    assert async_to_sync(scenario)() == {"type": "error", "run_id": 7, "message": "hello <b>there</b>"}
+
+
+def test_publish_takes_only_events_made_by_their_constructors():
+    with pytest.raises(TypeError, match="takes an agents.engine.events.Event"):
+        publish(1, {"type": "assistant_message", "text": "hand-made"})
 
 
 @pytest.mark.django_db(transaction=True)

@@ -5,11 +5,11 @@ import json
 import sys
 import threading
 
-from channels.layers import get_channel_layer
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from agents.events import agent_group
+from agents.engine.events import Event
+from agents.events import agent_group, received
 from agents.llm import LLMNotConfigured
 from agents.models import Agent, Run
 from agents.selectors import agent_context, agent_for_owner
@@ -19,6 +19,7 @@ from agents.services import (
     exchange_undo,
     turn_enqueue,
 )
+from memory.broadcast import listen
 from memory.management.users import command_user
 from memory.models import Source
 from memory.selectors import memory_templates
@@ -127,27 +128,20 @@ class Command(BaseCommand):
         self.closing = False
 
         async def receive():
-            layer = get_channel_layer()
-            channel = await layer.new_channel()
-            group = agent_group(self.agent.pk)
-            await layer.group_add(group, channel)
-            ready.set()
-            while not self.closing:
-                try:
-                    message = await asyncio.wait_for(layer.receive(channel), 0.5)
-                except asyncio.TimeoutError:
-                    continue
-                self.show(message["event"])
-            await layer.group_discard(group, channel)
+            async with listen(agent_group(self.agent.pk)) as listener:
+                ready.set()
+                while not self.closing:
+                    if (message := await listener.receive(0.5)) is not None:
+                        self.show(received(message))
 
         thread = threading.Thread(target=lambda: asyncio.run(receive()), daemon=True)
         thread.start()
         ready.wait(10)
         return thread
 
-    def show(self, event: dict) -> None:
-        kind = event["type"]
-        if event.get("run_id") != self.current_run:
+    def show(self, event: Event) -> None:
+        kind = event.kind
+        if event["run_id"] != self.current_run:
             return
         if kind == "reasoning_delta":
             if not self.thinking:
@@ -158,21 +152,19 @@ class Command(BaseCommand):
         if self.thinking:  # the streamed thought is complete
             self.stdout.write("")
             self.thinking = False
-        if kind == "reasoning":
-            pass
-        elif kind == "tool_call":
+        if kind == "tool_call":
             self.say(f"  ⚙ {event['name']}({event['arguments']})")
-        elif kind == "tool_result":
+        elif kind == "tool_result" and not (event["name"] == "send_message" and event["status"] == "OK"):
             message = event["message"]
-            self.say(f"  → {event['status']}" + (f": {str(message)[:300]}" if message else ""))
+            self.say(f"  → {event['status']}" + (f": {message[:300]}" if message else ""))
         elif kind == "memory_change":
             self.say(f"  ✎ {event['label']} is now {event['chars']}/{event['limit']} characters")
         elif kind == "assistant_message":
             self.say(f"{self.agent.name}: {event['text']}")
-        elif kind == "system_alert" and event.get("kind") == "memory_warning":
-            self.say("  ! memory pressure warning sent to the agent")
+        elif kind == "system_alert" and event["kind"] == "system_alert":
+            self.say(f"  ! {event['text']}")
         elif kind == "summary":
-            self.say(f"  ! {event['evicted']} messages evicted into the summary")
+            self.say("  ! older messages were evicted into the summary")
         elif kind == "retry":
             self.say(f"  … {event['error']}; retrying in {event['wait']:.1f} s")
         elif kind == "error":

@@ -9,15 +9,15 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agents.selectors import agent_context, agent_file_export
-from agents.services import agent_create_with_folders, agent_delete, agent_file_import, agent_update
+from agents.agent_file import agent_file_export, agent_file_import, agent_file_read
+from agents.selectors import agent_context, agent_for_owner
+from agents.services import agent_create_with_folders, agent_delete, agent_update
 from memory.models import Block, Source
 from playground.api import letta
 from playground.api import serializers as s
-from playground.api.agent_file import agent_file_read
 from playground.api.errors import PayloadTooLarge
 from playground.api.ids import from_id, from_ids, to_id
-from playground.api.selectors import agent_get, agents_matching, agents_of, owned
+from playground.api.selectors import agents_matching, agents_of, owned
 from playground.api.views.base import ApiView, body, listed, query
 
 TAG = ["agents"]
@@ -40,12 +40,11 @@ class AgentList(ApiView):
 
     @extend_schema(tags=TAG, summary="Create an agent", request=s.AgentCreate, responses={201: s.AgentOut})
     def post(self, request: Request) -> Response:
-        fields = s.AgentCreate(data=request.data)
-        fields.is_valid(raise_exception=True)
-        blocks = owned(Block, request.user, from_ids("block", fields.validated_data.get("block_ids")))
-        folders = owned(Source, request.user, from_ids("source", fields.folder_ids))
+        data = body(request, s.AgentCreate)
+        blocks = owned(Block, request.user, from_ids("block", data.get("block_ids")))
+        folders = owned(Source, request.user, from_ids("source", data["folder_ids"]))
         agent = agent_create_with_folders(owner=request.user, folders=folders, block_ids=[b.pk for b in blocks],
-                                          **fields.settings)
+                                          **data["settings"])
         return Response(agent_out(request.user, agent.pk), status=status.HTTP_201_CREATED)
 
 
@@ -56,16 +55,15 @@ class AgentDetail(ApiView):
 
     @extend_schema(tags=TAG, summary="Update an agent", request=s.AgentUpdate, responses=s.AgentOut)
     def patch(self, request: Request, agent_id: str) -> Response:
-        agent = agent_get(request.user, from_id("agent", agent_id))
-        fields = s.AgentUpdate(data=request.data)
-        fields.is_valid(raise_exception=True)
-        block_ids = fields.validated_data.get("block_ids")
-        agent_update(agent=agent, block_ids=None if block_ids is None else from_ids("block", block_ids), **fields.settings)
+        agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
+        data = body(request, s.AgentUpdate)
+        block_ids = data.get("block_ids")
+        agent_update(agent=agent, block_ids=None if block_ids is None else from_ids("block", block_ids), **data["settings"])
         return Response(agent_out(request.user, agent.pk))
 
     @extend_schema(tags=TAG, summary="Delete an agent (and the blocks no other agent uses)", responses=s.DeletedOut)
     def delete(self, request: Request, agent_id: str) -> Response:
-        agent_delete(agent=agent_get(request.user, from_id("agent", agent_id)))
+        agent_delete(agent=agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id)))
         return Response({"message": f"Agent {agent_id} deleted."})
 
 
@@ -73,7 +71,7 @@ class AgentContext(ApiView):
     @extend_schema(tags=TAG, summary="The context window of the agent's next request, with exact tokens per tier",
                    responses=s.ContextOut)
     def get(self, request: Request, agent_id: str) -> Response:
-        agent = agent_get(request.user, from_id("agent", agent_id))
+        agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
         context = agent_context(agent=agent)
         return Response(letta.context_window_overview(context, archival=context.archival_count,
                                                       recall=context.recall_count))
@@ -84,7 +82,7 @@ class AgentRecompile(ApiView):
                    parameters=[OpenApiParameter("dry_run", bool), OpenApiParameter("update_timestamp", bool)],
                    request=None, responses={200: str})
     def post(self, request: Request, agent_id: str) -> Response:
-        agent = agent_get(request.user, from_id("agent", agent_id))
+        agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
         # nothing to persist: the system prompt is compiled afresh for every request
         return Response(agent_context(agent=agent).messages[0]["content"])
 
@@ -94,7 +92,7 @@ class AgentExport(ApiView):
                    responses={200: {"type": "object"}})
     def get(self, request: Request, agent_id: str) -> HttpResponse:
         params = query(request, s.ExportQuery)
-        agent = agent_get(request.user, from_id("agent", agent_id))
+        agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
         file = agent_file_export(agent=agent, include_passages=params["include_passages"])
         if params["scrub_messages"]:
             file["agents"][0]["messages"], file["agents"][0]["in_context_message_ids"] = [], []

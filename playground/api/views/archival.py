@@ -4,12 +4,15 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from agents.selectors import agent_for_owner
 from memory.models import Passage
+from memory.search import PassageScope
+from memory.selectors import passage_list
 from memory.services import passage_delete, passage_insert
 from playground.api import serializers as s
 from playground.api.errors import Conflict
 from playground.api.ids import from_id, to_id
-from playground.api.selectors import agent_get, archival_of, passages_search
+from playground.api.selectors import passages_search
 from playground.api.views.base import ApiView, body, listed, query
 
 TAG = ["archival memory"]
@@ -19,9 +22,9 @@ class AgentArchival(ApiView):
     @extend_schema(tags=TAG, summary="List the agent's archival memory (with the passages of its folders)",
                    parameters=[s.PassageListQuery], responses=s.PassageOut(many=True))
     def get(self, request: Request, agent_id: str) -> Response:
-        agent = agent_get(request.user, from_id("agent", agent_id))
+        agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
         params = query(request, s.PassageListQuery)
-        passages = archival_of(agent)
+        passages = passage_list(scope=PassageScope(agent_id=agent.pk))
         if params.get("search"):
             passages = passages.filter(text__icontains=params["search"])
         return Response(s.PassageOut(listed(passages, params, "passage"), many=True).data)
@@ -29,7 +32,7 @@ class AgentArchival(ApiView):
     @extend_schema(tags=TAG, summary="Insert a passage into archival memory", request=s.PassageCreate,
                    responses=s.PassageOut(many=True))
     def post(self, request: Request, agent_id: str) -> Response:
-        agent = agent_get(request.user, from_id("agent", agent_id))
+        agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
         data = body(request, s.PassageCreate)
         passage = passage_insert(owner_id=request.user.pk, agent_id=agent.pk, text=data["text"],
                                  embedding_model=agent.embedding_model, tags=data.get("tags"))
@@ -39,8 +42,8 @@ class AgentArchival(ApiView):
 class AgentArchivalItem(ApiView):
     @extend_schema(tags=TAG, summary="Delete a passage of the agent's own archival memory", responses=s.DeletedOut)
     def delete(self, request: Request, agent_id: str, memory_id: str) -> Response:
-        agent = agent_get(request.user, from_id("agent", agent_id))
-        passage = archival_of(agent).get(pk=from_id("passage", memory_id))
+        agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
+        passage = passage_list(scope=PassageScope(agent_id=agent.pk)).get(pk=from_id("passage", memory_id))
         if passage.agent_id != agent.pk:
             raise Conflict(f"{memory_id} comes from the file {passage.document.filename!r} of a folder: delete the file "
                            "or detach the folder instead.")
@@ -52,7 +55,7 @@ class AgentArchivalSearch(ApiView):
     @extend_schema(tags=TAG, summary="Search the agent's archival memory by words and meaning",
                    parameters=[s.ArchivalSearchQuery], responses=s.ArchivalSearchOut)
     def get(self, request: Request, agent_id: str) -> Response:
-        agent = agent_get(request.user, from_id("agent", agent_id))
+        agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
         params = query(request, s.ArchivalSearchQuery)
         hits = passages_search(request.user, agent=agent, query=params["query"], tags=params.get("tags"),
                                match_all_tags=params["tag_match_mode"] == "all", start=params.get("start_datetime"),
@@ -69,7 +72,7 @@ class PassageSearch(ApiView):
         data = body(request, s.PassageSearch)
         if data.get("archive_id"):
             raise Passage.DoesNotExist  # no archives here: an agent's archival memory is reached by agent_id
-        agent = agent_get(request.user, from_id("agent", data["agent_id"])) if data.get("agent_id") else None
+        agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", data["agent_id"])) if data.get("agent_id") else None
         hits = passages_search(request.user, agent=agent, query=data.get("query") or "", mode=data["search_mode"],
                                tags=data.get("tags"), match_all_tags=data["tag_match_mode"] == "all",
                                start=data.get("start_date"), end=data.get("end_date"), limit=data["limit"])

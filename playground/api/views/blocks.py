@@ -5,12 +5,13 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agents.services import block_change
+from agents.selectors import agent_for_owner
+from agents.services import block_attach, block_delete, block_detach, block_edit
 from memory.selectors import agent_blocks
-from memory.services import block_attach, block_create, block_delete, block_detach
+from memory.services import block_create
 from playground.api import serializers as s
 from playground.api.ids import from_id
-from playground.api.selectors import agent_block, agent_get, agents_of, block_get, blocks_matching
+from playground.api.selectors import agent_block, agents_of, block_get, blocks_matching
 from playground.api.views.agents import agent_out
 from playground.api.views.base import ApiView, body, listed, query
 
@@ -43,7 +44,7 @@ class BlockDetail(ApiView):
     @extend_schema(tags=TAG, summary="Update a block (kept as a revision)", request=s.BlockUpdate, responses=s.BlockOut)
     def patch(self, request: Request, block_id: str) -> Response:
         block = block_get(request.user, from_id("block", block_id))
-        block = block_change(block=block, user=request.user, **body(request, s.BlockUpdate))
+        block = block_edit(block_id=block.pk, user=request.user, fields=body(request, s.BlockUpdate))
         return Response(s.BlockOut(block).data)
 
     @extend_schema(tags=TAG, summary="Delete a block (detaching it from its agents)", responses=s.DeletedOut)
@@ -66,7 +67,7 @@ class AgentBlocks(ApiView):
     @extend_schema(tags=TAG, summary="An agent's core memory blocks, in prompt order", parameters=[s.ListQuery],
                    responses=s.BlockOut(many=True))
     def get(self, request: Request, agent_id: str) -> Response:
-        agent = agent_get(request.user, from_id("agent", agent_id))
+        agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
         query(request, s.ListQuery)  # validated; the blocks are few and keep their prompt order
         return Response(s.BlockOut(agent_blocks(agent_id=agent.pk), many=True).data)
 
@@ -74,21 +75,21 @@ class AgentBlocks(ApiView):
 class AgentBlock(ApiView):
     @extend_schema(tags=TAG, summary="An agent's block by label", responses=s.BlockOut)
     def get(self, request: Request, agent_id: str, block_label: str) -> Response:
-        agent = agent_get(request.user, from_id("agent", agent_id))
+        agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
         return Response(s.BlockOut(agent_block(agent, block_label)).data)
 
     @extend_schema(tags=TAG, summary="Update an agent's block by label (kept as a revision)", request=s.BlockUpdate,
                    responses=s.BlockOut)
     def patch(self, request: Request, agent_id: str, block_label: str) -> Response:
-        block = agent_block(agent_get(request.user, from_id("agent", agent_id)), block_label)
-        block = block_change(block=block, user=request.user, **body(request, s.BlockUpdate))
+        block = agent_block(agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id)), block_label)
+        block = block_edit(block_id=block.pk, user=request.user, fields=body(request, s.BlockUpdate))
         return Response(s.BlockOut(block).data)
 
 
 class AgentBlockAttach(ApiView):
     @extend_schema(tags=TAG, summary="Attach a block to an agent", request=None, responses=s.AgentOut)
     def patch(self, request: Request, agent_id: str, block_id: str) -> Response:
-        agent = agent_get(request.user, from_id("agent", agent_id))
+        agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
         block_attach(block=block_get(request.user, from_id("block", block_id)), agent=agent)
         return Response(agent_out(request.user, agent.pk))
 
@@ -96,6 +97,6 @@ class AgentBlockAttach(ApiView):
 class AgentBlockDetach(ApiView):
     @extend_schema(tags=TAG, summary="Detach a block from an agent (the block stays)", request=None, responses=s.AgentOut)
     def patch(self, request: Request, agent_id: str, block_id: str) -> Response:
-        agent = agent_get(request.user, from_id("agent", agent_id))
+        agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
         block_detach(block=block_get(request.user, from_id("block", block_id)), agent=agent)
         return Response(agent_out(request.user, agent.pk))

@@ -7,13 +7,14 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from agents.selectors import agent_for_owner
 from memory.models import Document, Source
 from memory.services import document_delete, document_upload, source_attach, source_create, source_delete
 from memory.services import source_detach, source_update
 from playground.api import serializers as s
 from playground.api.errors import Conflict, PayloadTooLarge
 from playground.api.ids import from_id, to_id
-from playground.api.selectors import agent_get, file_get, folder_get
+from playground.api.selectors import file_get, folder_get
 from playground.api.views.agents import agent_out
 from playground.api.views.base import ApiView, body, listed, query, valid
 
@@ -125,7 +126,7 @@ class AgentFolders(ApiView):
     @extend_schema(tags=TAG, summary="The folders attached to an agent", parameters=[s.ListQuery],
                    responses=s.FolderOut(many=True))
     def get(self, request: Request, agent_id: str) -> Response:
-        agent = agent_get(request.user, from_id("agent", agent_id))
+        agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
         folders = Source.objects.filter(agents=agent)
         return Response(s.FolderOut(listed(folders, query(request, s.ListQuery), "source"), many=True).data)
 
@@ -134,7 +135,7 @@ class AgentFolderAttach(ApiView):
     @extend_schema(tags=TAG, summary="Attach a folder: its files become part of the agent's archival memory",
                    request=None, responses=s.AgentOut)
     def patch(self, request: Request, agent_id: str, folder_id: str) -> Response:
-        agent = agent_get(request.user, from_id("agent", agent_id))
+        agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
         source_attach(source=folder_get(request.user, from_id("source", folder_id)), agent=agent)
         return Response(agent_out(request.user, agent.pk))
 
@@ -142,6 +143,6 @@ class AgentFolderAttach(ApiView):
 class AgentFolderDetach(ApiView):
     @extend_schema(tags=TAG, summary="Detach a folder from an agent", request=None, responses=s.AgentOut)
     def patch(self, request: Request, agent_id: str, folder_id: str) -> Response:
-        agent = agent_get(request.user, from_id("agent", agent_id))
+        agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
         source_detach(source=folder_get(request.user, from_id("source", folder_id)), agent=agent)
         return Response(agent_out(request.user, agent.pk))

@@ -5,12 +5,13 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from agents.selectors import agent_for_owner
 from agents.services import messages_reset, runs_cancel, turn_enqueue
 from memory.models import Message
 from playground.api import letta
 from playground.api import serializers as s
 from playground.api.ids import from_id, from_ids, to_id
-from playground.api.selectors import agent_get, messages_search
+from playground.api.selectors import messages_search
 from playground.api.turns import turn_answer, turn_stream, wait_seconds
 from playground.api.views.agents import agent_out
 from playground.api.views.base import ApiView, body, listed_messages, query
@@ -30,7 +31,7 @@ class AgentMessages(ApiView):
     @extend_schema(tags=TAG, summary="An agent's messages (recall memory), newest first unless order=asc",
                    parameters=[s.MessageListQuery], responses=s.MessageOut(many=True))
     def get(self, request: Request, agent_id: str) -> Response:
-        agent = agent_get(request.user, from_id("agent", agent_id))
+        agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
         params = query(request, s.MessageListQuery)
         types, assistant = params.get("include_return_message_types"), params["use_assistant_message"]
         return Response(listed_messages(
@@ -41,7 +42,7 @@ class AgentMessages(ApiView):
                    request=s.MessageSend, responses={200: s.LettaResponseOut, 503: OpenApiResponse(
                        description="No LLM is configured.")})
     def post(self, request: Request, agent_id: str):
-        agent = agent_get(request.user, from_id("agent", agent_id))
+        agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
         data = body(request, s.MessageSend)
         if data["streaming"]:
             return turn_stream(agent, data["text"], _options(data))
@@ -52,7 +53,7 @@ class AgentMessagesStream(ApiView):
     @extend_schema(tags=TAG, summary="Send a message and stream the turn's events", request=s.MessageSend,
                    responses={200: STREAM})
     def post(self, request: Request, agent_id: str):
-        agent = agent_get(request.user, from_id("agent", agent_id))
+        agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
         data = body(request, s.MessageSend)
         return turn_stream(agent, data["text"], _options(data))
 
@@ -60,7 +61,7 @@ class AgentMessagesStream(ApiView):
 class AgentMessagesAsync(ApiView):
     @extend_schema(tags=TAG, summary="Send a message and get the run to poll", request=s.MessageSend, responses=s.RunOut)
     def post(self, request: Request, agent_id: str) -> Response:
-        agent = agent_get(request.user, from_id("agent", agent_id))
+        agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
         data = body(request, s.MessageSend)
         return Response(s.RunOut(turn_enqueue(agent=agent, text=data["text"])).data)
 
@@ -69,7 +70,7 @@ class AgentMessagesCancel(ApiView):
     @extend_schema(tags=TAG, summary="Cancel the agent's queued turns (all, or run_ids)", request=s.CancelIn,
                    responses={200: {"type": "object", "additionalProperties": {"type": "string"}}})
     def post(self, request: Request, agent_id: str) -> Response:
-        agent = agent_get(request.user, from_id("agent", agent_id))
+        agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
         data = body(request, s.CancelIn)
         run_ids = data.get("run_ids")
         outcome = runs_cancel(agent=agent, run_ids=None if run_ids is None else from_ids("run", run_ids))
@@ -80,7 +81,7 @@ class AgentMessagesReset(ApiView):
     @extend_schema(tags=TAG, summary="Empty the context window (recall memory keeps every message)", request=s.ResetIn,
                    responses=s.AgentOut)
     def patch(self, request: Request, agent_id: str) -> Response:
-        agent = agent_get(request.user, from_id("agent", agent_id))
+        agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
         body(request, s.ResetIn)
         messages_reset(agent=agent)
         return Response(agent_out(request.user, agent.pk))
@@ -91,7 +92,7 @@ class MessageSearch(ApiView):
                    responses=s.MessageHitOut(many=True))
     def post(self, request: Request) -> Response:
         data = body(request, s.MessageSearch)
-        agent = agent_get(request.user, from_id("agent", data["agent_id"])) if data.get("agent_id") else None
+        agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", data["agent_id"])) if data.get("agent_id") else None
         hits = messages_search(request.user, query=data["query"], agent=agent, mode=data["search_mode"],
                                start=data.get("start_date"), end=data.get("end_date"), limit=data["limit"])
         return Response([{"message_type": "user_message" if m.kind == Message.Kind.USER_MESSAGE else "assistant_message",

@@ -5,11 +5,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agents.models import Agent, Step
+from agents.selectors import agent_for_owner
 from memory.models import Message
 from playground.api import letta
 from playground.api import serializers as s
 from playground.api.ids import from_id, from_ids, to_id
-from playground.api.selectors import agent_get, owned, run_get, runs_matching, step_get, steps_matching
+from playground.api.selectors import owned, run_get, runs_matching, step_get, steps_matching
 from playground.api.turns import turn_usage
 from playground.api.views.base import ApiView, listed, listed_messages, query
 
@@ -59,7 +60,7 @@ class StepList(ApiView):
     @extend_schema(tags=TAG, summary="List steps, newest first", parameters=[s.StepListQuery], responses=s.StepOut(many=True))
     def get(self, request: Request) -> Response:
         params = query(request, s.StepListQuery)
-        agent = agent_get(request.user, from_id("agent", params["agent_id"])) if params.get("agent_id") else None
+        agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", params["agent_id"])) if params.get("agent_id") else None
         steps = steps_matching(request.user, agent=agent, model=params.get("model"), start=params.get("start_date"),
                                end=params.get("end_date"))
         return Response(s.StepOut(listed(steps, params, "step", newest_first=True), many=True).data)

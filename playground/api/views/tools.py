@@ -2,16 +2,15 @@
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agents.llm import model_name
+from agents.selectors import agent_for_owner
 from playground.api import letta
 from playground.api import serializers as s
 from playground.api.ids import from_id
-from playground.api.selectors import agent_get
 from playground.api.views.base import ApiView
 
 TAG = ["tools and models"]
@@ -35,23 +34,13 @@ class ToolDetail(ApiView):
 class AgentTools(ApiView):
     @extend_schema(tags=TAG, summary="An agent's tools (all the built-in ones)", responses=s.ToolOut(many=True))
     def get(self, request: Request, agent_id: str) -> Response:
-        agent_get(request.user, from_id("agent", agent_id))
+        agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
         return Response([letta.tool(name) for name in letta.TOOLS])
-
-
-class ModelOut(serializers.Serializer):
-    handle = serializers.CharField()
-    name = serializers.CharField()
-    model = serializers.CharField()
-    model_endpoint_type = serializers.CharField()
-    provider_type = serializers.CharField()
-    context_window = serializers.IntegerField()
-    max_context_window = serializers.IntegerField()
 
 
 class ModelList(ApiView):
     @extend_schema(tags=TAG, summary="The configured LLM (LLM_MODEL); agents may name any model the server has",
-                   responses=ModelOut(many=True))
+                   responses=s.ModelOut(many=True))
     def get(self, request: Request) -> Response:
         if not settings.LLM_MODEL:
             return Response([])

@@ -1,10 +1,8 @@
 """The API against the live stack (daphne + a Celery worker as subprocesses on the test database,
-the scripted LLM server): the official letta-client SDK, and plain HTTP where the SDK has no method.
+the scripted LLM server, `live_llm`): the official letta-client SDK, and plain HTTP where the SDK has no method.
 
 The SDK validates every response strictly against its own pydantic types, so a field it requires
 that we leave out, or a wrong type, fails the test."""
-
-import time
 
 import httpx
 import pytest
@@ -41,19 +39,3 @@ def other(live):
     client = Api(live.url, make_user(username="mallory"))
     yield client
     client.close()
-
-
-@pytest.fixture
-def llm(session_llm):
-    """The scripted LLM the live worker talks to."""
-    return session_llm
-
-
-def wait_until(condition, timeout: float = 60, interval: float = 0.2, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {message}")

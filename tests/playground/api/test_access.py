@@ -22,12 +22,12 @@ QUERIES = {"/v1/agents/{agent_id}/archival-memory/search": {"query": "secret"}}
 
 
 @pytest.fixture
-def theirs(other, llm):
+def theirs(other, live_llm):
     """Everything another user can own, by the id kinds of the routes."""
     agent = other.sdk.agents.create(name="Max", memory_blocks=[{"label": "human", "value": "secret"}])
     block = other.sdk.blocks.create(label="notes", value="secret notes")
     [passage] = other.sdk.agents.passages.create(agent.id, text="a secret passage")
-    llm.enqueue(tool_call("send_message", {"message": "secret answer"}))
+    live_llm.enqueue(tool_call("send_message", {"message": "secret answer"}))
     response = other.sdk.agents.messages.create(agent.id, input="secret question")
     run_id = response.usage.run_ids[0]
     [step] = other.sdk.runs.steps.list(run_id).items

@@ -15,15 +15,15 @@ def history(api, agent_id: str) -> list[tuple]:
             for m in api.sdk.agents.messages.list(agent_id, order="asc", limit=1000)]
 
 
-def test_export_then_import_gives_the_same_agent(api, llm):
+def test_export_then_import_gives_the_same_agent(api, live_llm):
     agent = api.sdk.agents.create(name="Sam", tags=["demo"], context_window_limit=12000, model="gpt-4.1",
                                   memory_blocks=[{"label": "persona", "value": "I am Sam.", "description": "me"},
                                                  {"label": "human", "value": "Name: Ada", "limit": 300}])
-    llm.enqueue(tool_call("core_memory_append", {"label": "human", "content": "Likes chess", "request_heartbeat": True},
+    live_llm.enqueue(tool_call("core_memory_append", {"label": "human", "content": "Likes chess", "request_heartbeat": True},
                           content="Worth keeping."),
                 tool_call("send_message", {"message": "Noted!"}))
     api.sdk.agents.messages.create(agent.id, input="I like chess")
-    llm.enqueue(tool_call("send_message", {"message": "Hello again"}))
+    live_llm.enqueue(tool_call("send_message", {"message": "Hello again"}))
     api.sdk.agents.messages.create(agent.id, input="hi")
     api.sdk.agents.passages.create(agent.id, text="Ada's birthday is in December.", tags=["dates"])
 
@@ -48,10 +48,10 @@ def test_export_then_import_gives_the_same_agent(api, llm):
     assert found.results[0].content == "Ada's birthday is in December."
 
     # the copy goes on from where the original was: its prompt holds the same history
-    llm.enqueue(tool_call("send_message", {"message": "one"}), tool_call("send_message", {"message": "two"}))
+    live_llm.enqueue(tool_call("send_message", {"message": "one"}), tool_call("send_message", {"message": "two"}))
     api.sdk.agents.messages.create(agent.id, input="next")
     api.sdk.agents.messages.create(copy_id, input="next")
-    first, second = llm.chat_requests()[-2:]
+    first, second = live_llm.chat_requests()[-2:]
     assert first["messages"][:-1] == second["messages"][:-1]  # all but the new message, which has its own time
 
 

@@ -5,7 +5,7 @@ import pytest
 from letta_client import ConflictError
 
 from tests.memory.documents import make_pdf
-from tests.playground.api.conftest import wait_until
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

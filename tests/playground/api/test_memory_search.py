@@ -5,8 +5,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from letta_client import ConflictError, NotFoundError
 
+from tests.factories import make_passage
 from tests.fake_llm import tool_call
-from tests.playground.api.conftest import wait_until
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,11 +60,11 @@ def test_passage_search_over_one_agent_or_all(api, agent):
     assert [hit.passage.text for hit in newest] == [FACTS[2][0]]
 
 
-def test_message_search_by_words_meaning_agent_and_date(api, llm, agent):
-    llm.enqueue(tool_call("send_message", {"message": "Chess it is, then."}))
+def test_message_search_by_words_meaning_agent_and_date(api, live_llm, agent):
+    live_llm.enqueue(tool_call("send_message", {"message": "Chess it is, then."}))
     api.sdk.agents.messages.create(agent.id, input="Shall we play a board game tonight?")
     other = api.sdk.agents.create(name="Max", memory_blocks=[])
-    llm.enqueue(tool_call("send_message", {"message": "Sure."}))
+    live_llm.enqueue(tool_call("send_message", {"message": "Sure."}))
     api.sdk.agents.messages.create(other.id, input="Tell me about board games")
 
     words = api.sdk.messages.search(query="board game", search_mode="fts", agent_id=agent.id)
@@ -80,12 +81,12 @@ def test_message_search_by_words_meaning_agent_and_date(api, llm, agent):
 
 
 def test_a_folders_passages_cannot_be_deleted_through_the_agent(api, agent):
-    from memory.models import Document, Passage, Source
+    from memory.models import Document, Source
 
     user = api.user
     source = Source.objects.create(owner=user, name="docs")
     document = Document.objects.create(owner=user, source=source, filename="a.txt", status="done")
-    passage = Passage.objects.create(owner=user, document=document, text="from a file", embedding_model="local/all-MiniLM-L6-v2")
+    passage = make_passage(document=document, text="from a file")
     source.agents.add(int(agent.id.split("-")[1]))
     assert "from a file" in [p.text for p in api.sdk.agents.passages.list(agent.id)]
     with pytest.raises(ConflictError) as error:

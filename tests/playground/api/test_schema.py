@@ -10,10 +10,8 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from rest_framework.authtoken.models import Token
 
-from agents.models import Run, Step
-from memory.models import Block, Document, Message, Passage, Source
-from memory.services import block_attach
-from tests.factories import make_agent, make_user
+from memory.models import Document, Source
+from tests.factories import make_agent, make_block, make_message, make_passage, make_run, make_step, make_user
 from tests.fake_llm import tool_call
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -73,12 +71,11 @@ EXAMPLES = 16  # per operation; about 1500 requests in all
 def seed(user) -> dict[str, str]:
     """One of everything, so that generated requests get past the id lookups into the views."""
     agent = make_agent(owner=user, name="fuzzed", model="gpt-4o-mini")
-    block = Block.objects.create(owner=user, label="human", value="Ada")
-    block_attach(block=block, agent=agent)
-    passage = Passage.objects.create(owner=user, agent=agent, text="a passage", embedding_model=agent.embedding_model)
-    run = Run.objects.create(agent=agent, trigger="user_message", input="hi", status="completed", stop_reason="end_turn")
-    step = Step.objects.create(run=run, agent=agent, index=Step.objects.count(), model="gpt-4o-mini", request={}, tokens={})
-    message = Message.objects.create(owner=user, agent=agent, run=run, role="user", kind="user_message", content="hi", text="hi")
+    block = make_block(agent=agent, label="human", value="Ada")
+    passage = make_passage(agent, text="a passage")
+    run = make_run(agent, input="hi")
+    step = make_step(run)
+    message = make_message(agent, run=run, text="hi")
     folder = Source.objects.create(owner=user, name=f"folder {agent.pk}")
     document = Document.objects.create(owner=user, source=folder, filename="a.txt", status="done")
     return {"agent_id": f"agent-{agent.pk}", "block_id": f"block-{block.pk}", "block_label": "human",
@@ -87,8 +84,8 @@ def seed(user) -> dict[str, str]:
             "tool_id": "tool-send_message"}
 
 
-def test_no_request_gets_a_server_error(live, session_llm):
-    session_llm.responder = lambda request: tool_call("send_message", {"message": "ok"})
+def test_no_request_gets_a_server_error(live, live_llm):
+    live_llm.responder = lambda request: tool_call("send_message", {"message": "ok"})
     user = make_user(username="fuzz")
     headers = {"Authorization": f"Bearer {Token.objects.create(user=user).key}"}
     schema = schemathesis.openapi.from_url(f"{live.url}/v1/openapi.json")

@@ -11,13 +11,13 @@ from letta_client.types.agents.letta_streaming_response import LettaStopReason, 
 
 from agents.models import Run as RunRow
 from tests.fake_llm import delay, tool_call
-from tests.playground.api.conftest import wait_until
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def script_memory_edit(llm) -> None:
-    llm.enqueue(
+def script_memory_edit(live_llm) -> None:
+    live_llm.enqueue(
         tool_call("core_memory_append", {"label": "human", "content": "Likes chess", "request_heartbeat": True},
                   content="She likes chess; worth keeping."),
         tool_call("send_message", {"message": "Noted, Ada!"}, content="Now I answer."),
@@ -54,8 +54,8 @@ def agent(api):
         {"label": "persona", "value": "I am Sam."}, {"label": "human", "value": "Name: Ada"}])
 
 
-def test_send_returns_the_turn_as_letta_messages(api, llm, agent):
-    script_memory_edit(llm)
+def test_send_returns_the_turn_as_letta_messages(api, live_llm, agent):
+    script_memory_edit(live_llm)
     response = api.sdk.agents.messages.create(agent.id, messages=[{"role": "user", "content": "I love chess"}])
 
     assert kinds(response.messages) == EXPECTED
@@ -74,8 +74,8 @@ def test_send_returns_the_turn_as_letta_messages(api, llm, agent):
     assert api.sdk.agents.blocks.retrieve("human", agent_id=agent.id).value == "Name: Ada\nLikes chess"
 
 
-def test_streaming_the_same_turn_gives_the_same_messages_with_the_stored_ids(api, llm, agent):
-    script_memory_edit(llm)
+def test_streaming_the_same_turn_gives_the_same_messages_with_the_stored_ids(api, live_llm, agent):
+    script_memory_edit(live_llm)
     chunks = list(api.sdk.agents.messages.create(agent.id, streaming=True,
                                                  messages=[{"role": "user", "content": "I love chess"}]))
 
@@ -89,8 +89,8 @@ def test_streaming_the_same_turn_gives_the_same_messages_with_the_stored_ids(api
     assert [m.id for m in messages] == [m.id for m in stored if not isinstance(m, (UserMessage, SystemMessage))]
 
 
-def test_the_deprecated_stream_route_and_raw_sse(api, llm, agent):
-    llm.enqueue(tool_call("send_message", {"message": "hi"}))
+def test_the_deprecated_stream_route_and_raw_sse(api, live_llm, agent):
+    live_llm.enqueue(tool_call("send_message", {"message": "hi"}))
     with api.http.stream("POST", f"/v1/agents/{agent.id}/messages/stream",
                          json={"messages": [{"role": "user", "content": [{"type": "text", "text": "hello"}]}]}) as response:
         assert response.status_code == 200
@@ -101,17 +101,17 @@ def test_the_deprecated_stream_route_and_raw_sse(api, llm, agent):
     assert [p["message_type"] for p in payloads] == ["assistant_message", "stop_reason", "usage_statistics"]
 
 
-def test_an_edited_block_is_in_the_next_prompt(api, llm, agent):
+def test_an_edited_block_is_in_the_next_prompt(api, live_llm, agent):
     block = api.sdk.agents.blocks.update("human", agent_id=agent.id, value="Name: Ada Lovelace\nMathematician")
     assert block.value == "Name: Ada Lovelace\nMathematician"
-    llm.enqueue(tool_call("send_message", {"message": "Hello Ada"}))
+    live_llm.enqueue(tool_call("send_message", {"message": "Hello Ada"}))
     api.sdk.agents.messages.create(agent.id, input="hello")
-    [request] = llm.chat_requests()
+    [request] = live_llm.chat_requests()
     assert "<value>\nName: Ada Lovelace\nMathematician\n</value>" in request["messages"][0]["content"]
 
 
-def test_send_async_gives_a_run_to_poll_with_its_steps(api, llm, agent):
-    llm.enqueue(tool_call("send_message", {"message": "later"}))
+def test_send_async_gives_a_run_to_poll_with_its_steps(api, live_llm, agent):
+    live_llm.enqueue(tool_call("send_message", {"message": "later"}))
     run = api.sdk.agents.messages.create_async(agent.id, messages=[{"role": "user", "content": "hi"}])
     assert isinstance(run, Run) and run.agent_id == agent.id
 
@@ -120,14 +120,14 @@ def test_send_async_gives_a_run_to_poll_with_its_steps(api, llm, agent):
     [step] = api.sdk.runs.steps.list(run.id).items
     assert step.status == "success" and step.prompt_tokens > 0
     trace = api.http.get(f"/v1/steps/{step.id}/trace").json()
-    assert trace["request_json"] == llm.chat_requests()[0]
+    assert trace["request_json"] == live_llm.chat_requests()[0]
     assert api.sdk.runs.usage.retrieve(run.id).total_tokens == step.total_tokens
     assert [r.id for r in api.sdk.runs.list(agent_id=agent.id).items] == [run.id]
     assert [type(m) for m in api.sdk.runs.messages.list(run.id).items] == [UserMessage, AssistantMessage]
 
 
-def test_cancel_a_queued_turn(api, llm, agent):
-    llm.enqueue(delay(3, tool_call("send_message", {"message": "slow"})), tool_call("send_message", {"message": "never"}))
+def test_cancel_a_queued_turn(api, live_llm, agent):
+    live_llm.enqueue(delay(3, tool_call("send_message", {"message": "slow"})), tool_call("send_message", {"message": "never"}))
     first = api.sdk.agents.messages.create_async(agent.id, input="one")
     wait_until(lambda: api.sdk.runs.retrieve(first.id).status == "running", message="the first turn to start")
     second = api.sdk.agents.messages.create_async(agent.id, input="two")
@@ -136,12 +136,12 @@ def test_cancel_a_queued_turn(api, llm, agent):
     assert outcome == {first.id: "running", second.id: "cancelled"}
     wait_until(lambda: api.sdk.runs.retrieve(first.id).status == "completed", message="the first turn to end")
     assert api.sdk.runs.retrieve(second.id).stop_reason == "cancelled"
-    assert len(llm.chat_requests()) == 1
+    assert len(live_llm.chat_requests()) == 1
 
 
-def test_list_with_cursors_and_reset(api, llm, agent):
+def test_list_with_cursors_and_reset(api, live_llm, agent):
     for n in range(3):
-        llm.enqueue(tool_call("send_message", {"message": f"answer {n}"}))
+        live_llm.enqueue(tool_call("send_message", {"message": f"answer {n}"}))
         api.sdk.agents.messages.create(agent.id, input=f"question {n}")
     texts = [m.content for m in api.sdk.agents.messages.list(agent.id, order="asc").items]
     assert texts == ["question 0", "answer 0", "question 1", "answer 1", "question 2", "answer 2"]

@@ -8,7 +8,7 @@ from agents.services import agent_create
 from memory.models import Block
 from tests.factories import make_user
 from tests.fake_llm import tool_call
-from tests.playground.browser.conftest import log_in, screenshot
+from tests.helpers import log_in, screenshot
 
 XSS = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\">"
 
@@ -28,9 +28,9 @@ def test_create_an_agent_in_the_form(page):
     screenshot(page, "agent-empty")
 
 
-def test_a_message_streams_thoughts_tool_calls_and_the_reply_and_the_block_changes_live(page, session_llm):
+def test_a_message_streams_thoughts_tool_calls_and_the_reply_and_the_block_changes_live(page, live_llm):
     agent = agent_create(owner=make_user(), name="Sam", persona="I am Sam.", human="")
-    session_llm.enqueue(
+    live_llm.enqueue(
         tool_call("core_memory_append", {"label": "human", "content": "Name: Ada. Likes chess.", "request_heartbeat": True},
                   content="She told me her name and that she likes chess; worth remembering."),
         tool_call("send_message", {"message": "Nice to meet you, Ada! Fancy a game of chess?"}, content="Now answer her."),
@@ -56,7 +56,7 @@ def test_a_message_streams_thoughts_tool_calls_and_the_reply_and_the_block_chang
     assert page.locator(".msg.agent .bubble").last.inner_text() == "Nice to meet you, Ada! Fancy a game of chess?"
 
 
-def test_a_block_edited_in_its_form_is_in_the_next_steps_prompt(page, session_llm):
+def test_a_block_edited_in_its_form_is_in_the_next_steps_prompt(page, live_llm):
     agent = agent_create(owner=make_user(), name="Sam", persona="I am Sam.", human="")
     block = agent.blocks.get(label="human")
     log_in(page, agent.owner)
@@ -68,7 +68,7 @@ def test_a_block_edited_in_its_form_is_in_the_next_steps_prompt(page, session_ll
     page.wait_for_selector(f"#block-{block.pk}.saved")
     assert Block.objects.get(pk=block.pk).value == "Prefers to be called Captain."
 
-    session_llm.enqueue(tool_call("send_message", {"message": "Aye, Captain."}))
+    live_llm.enqueue(tool_call("send_message", {"message": "Aye, Captain."}))
     page.fill("#send-form textarea", "hello")
     page.click("#send-form button[type=submit]")
     page.wait_for_selector(".msg.agent .bubble:has-text('Aye, Captain.')")
@@ -82,9 +82,9 @@ def test_a_block_edited_in_its_form_is_in_the_next_steps_prompt(page, session_ll
     screenshot(page, "agent-trace")
 
 
-def test_the_inspector_shows_the_stored_breakdown_of_the_last_step(page, session_llm):
+def test_the_inspector_shows_the_stored_breakdown_of_the_last_step(page, live_llm):
     agent = agent_create(owner=make_user(), name="Sam", persona="I am Sam.", human="")
-    session_llm.enqueue(tool_call("send_message", {"message": "hello"},
+    live_llm.enqueue(tool_call("send_message", {"message": "hello"},
                                   usage={"prompt_tokens": 1999, "completion_tokens": 5, "total_tokens": 2004}))
     log_in(page, agent.owner)
     page.goto(f"/agents/{agent.pk}/")
@@ -103,9 +103,29 @@ def test_the_inspector_shows_the_stored_breakdown_of_the_last_step(page, session
     screenshot(page, "agent-inspector")
 
 
-def test_user_and_model_written_text_renders_as_text(page, session_llm):
+def test_the_open_inspector_follows_a_turn_from_its_events(page, live_llm):
+    agent = agent_create(owner=make_user(), name="Sam", persona="I am Sam.", human="")
+    live_llm.enqueue(tool_call("send_message", {"message": "hello"},
+                               usage={"prompt_tokens": 1234, "completion_tokens": 5, "total_tokens": 1239}))
+    log_in(page, agent.owner)
+    page.goto(f"/agents/{agent.pk}/")
+    page.click(".tabs .tab:has-text('Context')")
+    page.wait_for_selector("#inspector")
+    assert page.locator("tr[data-tier=messages] td.last").inner_text() == "–"
+    before = int(page.locator("tr[data-tier=messages] td.now").inner_text())
+    page.fill("#send-form textarea", "count this")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".reported:has-text('1234')")  # the step's usage event, rendered without a query
+    step = Step.objects.get(agent=agent)
+    assert int(page.locator("tr[data-tier=messages] td.last").inner_text()) == step.tokens["messages"]
+    page.wait_for_selector("#status:has-text('idle')")
+    # after the turn the next request is compiled again: it now holds the exchange
+    page.wait_for_function(f"parseInt(document.querySelector('tr[data-tier=messages] td.now').textContent) > {before}")
+
+
+def test_user_and_model_written_text_renders_as_text(page, live_llm):
     agent = agent_create(owner=make_user(), name=XSS, persona=XSS, human="")
-    session_llm.enqueue(tool_call("send_message", {"message": XSS}, content=XSS))
+    live_llm.enqueue(tool_call("send_message", {"message": XSS}, content=XSS))
     log_in(page, agent.owner)
     assert XSS in page.locator("a.agent-link").inner_text()
     page.goto(f"/agents/{agent.pk}/")

@@ -4,10 +4,11 @@ import re
 
 from agents.services import agent_create
 from memory.models import Document, Source
+from memory.search import PassageScope
 from memory.selectors import passage_search
 from tests.factories import make_user
+from tests.helpers import log_in, screenshot
 from tests.memory.documents import make_pdf
-from tests.playground.browser.conftest import log_in, screenshot
 
 PAGES = [f"Page {n} of the field manual. " + ("The valve assembly must be inspected monthly. " * 8)
          + (f"Part number QX-{4400 + n} fits only the model {n} pump." if n == 3 else "") for n in range(1, 5)]
@@ -41,7 +42,8 @@ def test_upload_watch_progress_attach_and_search(page, tmp_path):
     source.locator("button:has-text('Attach')").click()
     page.locator(".source .chip:has-text('Analyst')").wait_for()
     assert list(Source.objects.get(name="manuals").agents.all()) == [agent]
-    passages, _ = passage_search(agent_id=agent.pk, embedding_model=agent.embedding_model, query="QX-4403")
+    passages, _ = passage_search(scope=PassageScope(agent_id=agent.pk), embedding_models=[agent.embedding_model],
+                                 query="QX-4403")
     assert passages and passages[0].page_start == 3
     screenshot(page, "sources")
 
@@ -56,4 +58,5 @@ def test_upload_watch_progress_attach_and_search(page, tmp_path):
     page.goto("/sources/")
     page.locator(".source .chip:has-text('Analyst') button").click()
     page.locator(".attached .muted:text('no agent')").wait_for()
-    assert passage_search(agent_id=agent.pk, embedding_model=agent.embedding_model, query="QX-4403")[0] == []
+    assert passage_search(scope=PassageScope(agent_id=agent.pk), embedding_models=[agent.embedding_model],
+                          query="QX-4403")[0] == []

@@ -1,18 +1,103 @@
-"""Reading agent files (Letta's .af layout, version 2) into what agents.services.agent_file_import
-takes. Files we wrote carry each message's kind and text, so a round trip is exact; for files
-from Letta those are worked out from the role and the packed JSON content MemGPT uses."""
+"""Agent files (Letta's .af layout, version 2): an agent written out as one, a file read and
+checked, and new agents made from it.
+
+Files we write carry each message's kind and text, so a round trip is exact; for files from
+Letta those are worked out from the role and the packed JSON content MemGPT uses. Ids inside a
+file are the file's own ("agent-0", "block-1"), not database keys.
+"""
 
 import json
+import re
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from rest_framework import serializers
 
+from agents.engine.events import thoughts_of
 from agents.engine.prompts import BASE_INSTRUCTIONS
-from memory.models import Message
-from playground.api import letta
-from playground.api.serializers import LABEL, MAX_TEXT
+from agents.engine.tools import TOOL_SCHEMAS, argument_of
+from agents.llm import model_name
+from agents.models import Agent
+from agents.services import agent_delete, block_attach
+from memory.embeddings import embedding_problem
+from memory.models import Message, Passage
+from memory.selectors import agent_blocks
+from memory.services import block_create, messages_append, passages_insert_many
+
+MAX_TEXT = 1_000_000  # characters in one text field; a block's own limit is checked by the service
+LABEL = re.compile(r"^[A-Za-z0-9_.\-]+$")  # labels become XML-like tags in the prompt
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+AGENT_FILE_SETTINGS = ("warning_share", "evict_share", "completion_reserve", "max_steps")
+
+
+def _moment(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def agent_file_export(*, agent: Agent, include_passages: bool = False) -> dict:
+    """The agent as an agent file (Letta's .af layout, version 2): its settings, core memory blocks,
+    whole message history with what is in context, its tools, and optionally its archival passages."""
+    blocks = agent_blocks(agent_id=agent.pk)
+    messages = list(Message.objects.filter(agent=agent).order_by("id"))
+    message_ids = {m.pk: f"message-{n}" for n, m in enumerate(messages)}
+    spec = {
+        "id": "agent-0",
+        "name": agent.name,
+        "description": agent.description,
+        "system": agent.system,
+        "agent_type": "memgpt_agent",
+        "tags": agent.tags,
+        "model": agent.model or None,  # None: whatever LLM_MODEL the importing server has
+        "embedding": agent.embedding_model,
+        "llm_config": {"model": model_name(agent.model) or None, "model_endpoint_type": "openai",
+                       "context_window": agent.context_window, "temperature": agent.temperature,
+                       "max_tokens": agent.completion_reserve},
+        "embedding_config": {"embedding_model": agent.embedding_model.partition("/")[2],
+                             "handle": agent.embedding_model},
+        "block_ids": [f"block-{n}" for n in range(len(blocks))],
+        "tool_ids": [f"tool-{schema['function']['name']}" for schema in TOOL_SCHEMAS],
+        "source_ids": [],
+        "messages": [
+            {"id": message_ids[m.pk], "role": m.role, "content": [{"type": "text", "text": m.content}],
+             "tool_calls": m.tool_calls, "tool_call_id": m.tool_call_id or None, "name": m.name or None,
+             "created_at": _moment(m.created_at),
+             # ours, so a round trip is exact: what kind of event it was and the text a person reads
+             "kind": m.kind, "text": m.text}
+            for m in messages
+        ],
+        "in_context_message_ids": [message_ids[m.pk] for m in messages if m.in_context],
+        "metadata": {"memgpt_playground": {**{name: getattr(agent, name) for name in AGENT_FILE_SETTINGS},
+                                           "memory_edited_at": _moment(agent.memory_edited_at)}},
+        "tool_rules": [],
+        "include_base_tools": False,
+    }
+    tools = [{"id": f"tool-{s['function']['name']}", "name": s["function"]["name"], "tool_type": "letta_core",
+              "description": s["function"]["description"], "json_schema": s["function"], "source_type": "python"}
+             for s in TOOL_SCHEMAS]
+    file = {
+        "agents": [spec],
+        "blocks": [{"id": f"block-{n}", "label": b.label, "value": b.value, "limit": b.limit,
+                    "description": b.description, "read_only": b.read_only, "is_template": False, "metadata": {}}
+                   for n, b in enumerate(blocks)],
+        "tools": tools,
+        "groups": [], "files": [], "sources": [], "mcp_servers": [],
+        "metadata": {"exported_by": "memgpt-playground"},
+        "created_at": _moment(timezone.now()),
+    }
+    if include_passages:
+        file["passages"] = [{"agent_id": "agent-0", "text": p.text, "tags": p.tags, "created_at": _moment(p.created_at)}
+                            for p in Passage.objects.filter(agent=agent).order_by("id")]
+    return file
+
+
+# --- reading ----------------------------------------------------------------------------------
+
 
 MAX_MESSAGES = 200_000
 
@@ -122,9 +207,9 @@ def _message(m: dict, in_context: bool) -> dict | None:
             text = packed.get("message") or packed.get("reason") or content
         elif role == "assistant":
             kind = Message.Kind.ASSISTANT
-            spoken = [letta.argument(c["function"]["arguments"], "message") for c in tool_calls or []
+            spoken = [argument_of(c["function"]["arguments"], "message") for c in tool_calls or []
                       if c["function"]["name"] == "send_message"]
-            text = "\n\n".join(s for s in spoken if s) or letta.thoughts_of(content, tool_calls)
+            text = "\n\n".join(s for s in spoken if s) or thoughts_of(content, tool_calls)
         else:
             kind = Message.Kind.TOOL_RESULT
             message = packed.get("message")
@@ -168,7 +253,7 @@ def _settings(spec: dict) -> dict:
     for ok, problem in checks:
         if not ok:
             raise serializers.ValidationError({"agents": [problem]})
-    if problem := letta.embedding_problem(embedding):
+    if problem := embedding_problem(embedding):
         raise serializers.ValidationError({"agents": [problem]})
     return {"name": spec["name"], "description": spec.get("description") or "", "tags": spec.get("tags") or [],
             "system": spec.get("system") or BASE_INSTRUCTIONS.format(name=spec["name"]), "model": model,
@@ -210,3 +295,44 @@ def agent_file_read(data: Any, *, name: str | None = None, strip_messages: bool 
     if stray := [p["agent_id"] for p in passages if p["agent_id"] not in agent_ids]:
         raise serializers.ValidationError({"passages": [f"A passage belongs to {stray[0]}, which the file lacks."]})
     return {"agents": agents, "blocks": blocks, "passages": passages}
+
+
+# --- importing --------------------------------------------------------------------------------
+
+
+def agent_file_import(*, owner, agents: list[dict], blocks: list[dict], passages: list[dict] | None = None) -> list[Agent]:
+    """Agents from an agent file, already read and checked by agent_file_read:
+    `blocks` [{"id", "label", "value", ...}] are created once, so blocks shared in the file stay shared;
+    each agent {"id", "block_ids", "messages": [{Message fields, "created_at", "in_context"}], settings...};
+    `passages` [{"agent_id", "text", "tags", "created_at"}] go into the archival memory of their agent.
+    Message times are kept. Passages are embedded after the rest is committed; if that fails the new
+    agents are removed again."""
+    passages = passages or []
+    created: list[Agent] = []
+    with transaction.atomic():
+        rows = {spec["id"]: block_create(owner=owner, **{k: v for k, v in spec.items() if k != "id"}) for spec in blocks}
+        file_ids: dict[int, str] = {}
+        for spec in agents:
+            settings_ = {k: v for k, v in spec.items() if k not in ("id", "block_ids", "messages")}
+            agent = Agent.objects.create(owner=owner, **settings_)
+            file_ids[agent.pk] = spec["id"]
+            for block_id in spec["block_ids"]:
+                block_attach(block=rows[block_id], agent=agent, mark_edited=False)  # the file says when memory was edited
+            messages = spec["messages"]
+            stored = messages_append(agent_id=agent.pk, owner_id=owner.pk,
+                                     messages=[{k: v for k, v in m.items() if k != "created_at"} for m in messages])
+            for row, message in zip(stored, messages):
+                row.created_at = message["created_at"]  # auto_now_add set it to now on insert
+            Message.objects.bulk_update(stored, ["created_at"])
+            created.append(agent)
+    try:
+        for agent in created:
+            mine = [p for p in passages if p["agent_id"] == file_ids[agent.pk]]
+            if mine:
+                passages_insert_many(owner_id=owner.pk, agent_id=agent.pk, passages=mine,
+                                     embedding_model=agent.embedding_model)
+    except Exception:
+        for agent in created:
+            agent_delete(agent=agent)
+        raise
+    return created

@@ -1,0 +1,117 @@
+"""Channels groups: the one way anything is sent to watchers (`send`), and the one way to wait on a
+group (`listen`). Agent events (agents.events) and document progress (memory.ingestion) both go
+through here."""
+
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from channels.layers import get_channel_layer
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger(__name__)
+
+
+class _Publisher:
+    """Sends messages from sync code through one event loop of its own, in the order they were sent.
+
+    `async_to_sync(group_send)` would build a new event loop, and so a new Redis connection, for
+    every message: a few milliseconds each, a dozen times a turn."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pid: int | None = None
+
+    def _start(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.queue: asyncio.Queue = asyncio.Queue()
+        ready = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            self.loop.create_task(self._drain())
+            self.loop.call_soon(ready.set)
+            self.loop.run_forever()
+
+        threading.Thread(target=run, name="broadcast", daemon=True).start()
+        ready.wait()
+        self.pid = os.getpid()
+
+    async def _drain(self) -> None:
+        while True:
+            group, message, done = await self.queue.get()
+            try:
+                await get_channel_layer().group_send(group, message)
+            except Exception:  # a watcher missing a message must not break the work that sent it
+                logger.warning("could not send a message to %s", group, exc_info=True)
+            if done is not None:
+                done.set()
+
+    def send(self, group: str, message: dict, *, wait: bool) -> None:
+        with self.lock:
+            if self.pid != os.getpid():  # first use, or a forked child
+                self._start()
+        done = threading.Event() if wait else None
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, (group, message, done))
+        if done is not None and not done.wait(10):
+            logger.warning("a message to %s was not sent within 10 s", group)
+
+
+_publisher = _Publisher()
+
+
+def send(group: str, message: dict, *, wait: bool = False) -> None:
+    """Send a Channels message ({"type": handler name, ...}) to a group, after every message sent
+    before it; `wait` returns only once it is out."""
+    _publisher.send(group, message, wait=wait)
+
+
+class Listener:
+    """A channel added to groups; `receive` waits for the next message, or None after `timeout`."""
+
+    def __init__(self, layer, channel: str, groups: tuple[str, ...]) -> None:
+        self.layer, self.channel, self.groups = layer, channel, groups
+        self._pending: asyncio.Future | None = None
+
+    @classmethod
+    async def open(cls, *groups: str) -> "Listener":
+        """Listening starts here: whatever is sent to the groups from now on is kept for `receive`."""
+        layer = get_channel_layer()
+        listener = cls(layer, await layer.new_channel(), groups)
+        for group in groups:
+            await layer.group_add(group, listener.channel)
+        return listener
+
+    async def receive(self, timeout: float) -> dict | None:
+        # one receive at a time, never cancelled mid-wait: channels_redis drops what a cancelled
+        # receive had buffered, so a wait that times out is picked up again by the next call
+        if self._pending is None:
+            self._pending = asyncio.ensure_future(self.layer.receive(self.channel))
+        done, _ = await asyncio.wait({self._pending}, timeout=timeout)
+        if not done:
+            return None
+        pending, self._pending = self._pending, None
+        if isinstance(pending.exception(), RedisTimeoutError):
+            # redis-py >= 8 gives sockets a 5 s read time-out, the length of channels_redis's
+            # blocking pop: an idle wait can end in this error; it only means "nothing yet"
+            return None
+        return pending.result()
+
+    async def close(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+        for group in self.groups:
+            await self.layer.group_discard(group, self.channel)
+
+
+@asynccontextmanager
+async def listen(*groups: str) -> AsyncIterator[Listener]:
+    """Receive what is sent to these groups from now on, until the block ends."""
+    listener = await Listener.open(*groups)
+    try:
+        yield listener
+    finally:
+        await listener.close()

@@ -1,0 +1,238 @@
+"""Agents: create, update, list, their Letta shape and their context window."""
+
+import secrets
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from agents.models import Agent
+from memory.embeddings import embedding_problem
+from playground.api import letta
+from playground.api.ids import to_id
+from playground.api.serializers.blocks import BlockCreate, BlockOut
+from playground.api.serializers.common import ListQuery, PublicId, ids_field, tags_field, text_field
+from playground.api.serializers.folders import FolderOut
+from playground.api.serializers.tools import EmbeddingConfigOut, ToolOut
+
+
+class AgentListQuery(ListQuery):
+    name = serializers.CharField(required=False, allow_null=True, max_length=200)
+    query_text = serializers.CharField(required=False, allow_null=True, max_length=200, help_text="Part of the name.")
+    tags = tags_field()
+    match_all_tags = serializers.BooleanField(required=False, default=False)
+    ascending = serializers.BooleanField(required=False, allow_null=True)
+    last_stop_reason = serializers.CharField(required=False, allow_null=True, max_length=40)
+
+
+def _temperature(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 2:
+        raise serializers.ValidationError({"temperature": ["A number from 0 to 2."]})
+    return float(value)
+
+
+class _AgentFields(serializers.Serializer):
+    """What create and update share; the validated data's `settings` are the agent's fields in our names."""
+
+    name = serializers.CharField(max_length=200, required=False, allow_null=True)
+    description = text_field(allow_blank=True, allow_null=True, required=False)
+    system = text_field(allow_null=True, required=False)
+    model = serializers.CharField(max_length=200, required=False, allow_null=True,
+                                  help_text="A handle like openai/gpt-4o-mini, or the model's bare name.")
+    embedding = serializers.CharField(max_length=200, required=False, allow_null=True,
+                                      help_text="local/all-MiniLM-L6-v2 or openai/<model>.")
+    context_window_limit = serializers.IntegerField(min_value=2048, max_value=10_000_000, required=False, allow_null=True)
+    tags = tags_field()
+    block_ids = ids_field()
+    model_settings = serializers.JSONField(required=False, allow_null=True, help_text="Only temperature is used.")
+    llm_config = serializers.JSONField(required=False, allow_null=True,
+                                       help_text="Deprecated in Letta; model, context_window and temperature are used.")
+    embedding_config = serializers.JSONField(required=False, allow_null=True, help_text="Only handle is used.")
+
+    def validate(self, attrs: dict) -> dict:
+        llm = attrs.get("llm_config") or {}
+        model_settings = attrs.get("model_settings") or {}
+        embedding_config = attrs.get("embedding_config") or {}
+        for name, value in (("llm_config", llm), ("model_settings", model_settings), ("embedding_config", embedding_config)):
+            if not isinstance(value, dict):
+                raise serializers.ValidationError({name: ["An object."]})
+        out: dict[str, Any] = {}
+        for ours, value in (("name", attrs.get("name")), ("description", attrs.get("description")),
+                            ("system", attrs.get("system")), ("tags", attrs.get("tags"))):
+            if value is not None:
+                out[ours] = value
+        model = attrs.get("model") or llm.get("handle") or llm.get("model")
+        if model is not None:
+            if not isinstance(model, str) or not model.strip() or len(model) > 200:
+                raise serializers.ValidationError({"model": ["A model name or handle."]})
+            out["model"] = model.strip()
+        embedding = attrs.get("embedding") or embedding_config.get("handle")
+        if embedding is not None:
+            problem = embedding_problem(embedding) if isinstance(embedding, str) else "a handle is text"
+            if problem:
+                raise serializers.ValidationError({"embedding": [problem]})
+            out["embedding_model"] = embedding
+        window = attrs.get("context_window_limit") or llm.get("context_window")
+        if window is not None:
+            if isinstance(window, bool) or not isinstance(window, int) or not 2048 <= window <= 10_000_000:
+                raise serializers.ValidationError({"context_window_limit": ["A whole number of tokens, 2048 or more."]})
+            out["context_window"] = window
+        temperature = _temperature(model_settings.get("temperature", llm.get("temperature")))
+        if temperature is not None:
+            out["temperature"] = temperature
+        attrs["settings"] = out
+        return attrs
+
+
+class AgentCreate(_AgentFields):
+    # the validated data's `folder_ids` are those named as folder_ids or (as before) source_ids
+    memory_blocks = BlockCreate(many=True, required=False, allow_null=True, max_length=100)
+    tools = serializers.ListField(child=serializers.CharField(max_length=200), required=False, allow_null=True, max_length=100,
+                                  help_text="Built-in tools only; every agent has all of them.")
+    tool_ids = ids_field()
+    folder_ids = ids_field()
+    source_ids = ids_field(help_text="Deprecated in Letta: folder_ids.")
+    include_base_tools = serializers.BooleanField(required=False, default=True)
+    agent_type = serializers.CharField(required=False, allow_null=True, max_length=40, help_text="Ignored: MemGPT agents only.")
+
+    def validate(self, attrs: dict) -> dict:
+        attrs = super().validate(attrs)
+        labels = [b["label"] for b in attrs.get("memory_blocks") or []]
+        twice = sorted({label for label in labels if labels.count(label) > 1})
+        if twice:
+            raise serializers.ValidationError({"memory_blocks": [f"Two blocks are labelled {twice[0]!r}."]})
+        names = (attrs.get("tools") or []) + [i.removeprefix("tool-") for i in attrs.get("tool_ids") or []]
+        unknown = [name for name in names if name not in letta.TOOLS]
+        if unknown:
+            raise serializers.ValidationError({"tools": [
+                f"Unknown tool {unknown[0]!r}: only the built-in tools exist here ({', '.join(letta.TOOLS)})."]})
+        memory_blocks = attrs.get("memory_blocks")
+        attrs["settings"].setdefault("name", f"agent-{secrets.token_hex(3)}")  # Letta names an unnamed agent too
+        # no blocks named at all: agent_create's persona and human blocks
+        if memory_blocks is not None or attrs.get("block_ids"):
+            attrs["settings"]["blocks"] = [dict(block) for block in memory_blocks or []]
+        attrs["folder_ids"] = (attrs.get("folder_ids") or []) + (attrs.get("source_ids") or [])
+        return attrs
+
+
+class AgentUpdate(_AgentFields):
+    message_ids = ids_field(help_text="Ignored: the context window is managed by the agent.")
+
+
+class LlmConfigOut(serializers.Serializer):
+    model = serializers.CharField()
+    model_endpoint_type = serializers.CharField()
+    model_endpoint = serializers.CharField()
+    context_window = serializers.IntegerField()
+    temperature = serializers.FloatField()
+    max_tokens = serializers.IntegerField()
+    handle = serializers.CharField(allow_null=True)
+
+
+class MemoryOut(serializers.Serializer):
+    blocks = BlockOut(many=True)
+    file_blocks = serializers.ListField(child=serializers.DictField())
+
+
+class AgentOut(serializers.Serializer):
+    """An agent as Letta's AgentState; needs the annotations of selectors.agents_of."""
+
+    id = PublicId("agent", source="pk")
+    name = serializers.CharField()
+    description = serializers.CharField()
+    system = serializers.CharField()
+    agent_type = serializers.SerializerMethodField()
+    tags = serializers.ListField(child=serializers.CharField())
+    model = serializers.SerializerMethodField()
+    embedding = serializers.CharField(source="embedding_model")
+    llm_config = serializers.SerializerMethodField()
+    embedding_config = serializers.SerializerMethodField()
+    blocks = serializers.SerializerMethodField()
+    memory = serializers.SerializerMethodField()
+    tools = serializers.SerializerMethodField()
+    sources = serializers.SerializerMethodField()
+    message_ids = serializers.SerializerMethodField()
+    metadata = serializers.SerializerMethodField()
+    tool_rules = serializers.SerializerMethodField()
+    timezone = serializers.SerializerMethodField()
+    last_stop_reason = serializers.CharField(allow_null=True)
+    last_run_completion = serializers.DateTimeField(source="last_run_finished_at", allow_null=True)
+    last_run_duration_ms = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_agent_type(self, agent: Agent) -> str:
+        return "memgpt_agent"
+
+    def get_model(self, agent: Agent) -> str | None:
+        return letta.model_handle(agent.model)
+
+    @extend_schema_field(LlmConfigOut)
+    def get_llm_config(self, agent: Agent) -> dict:
+        return letta.llm_config(agent)
+
+    @extend_schema_field(EmbeddingConfigOut)
+    def get_embedding_config(self, agent: Agent) -> dict:
+        return letta.embedding_config(agent.embedding_model)
+
+    @extend_schema_field(BlockOut(many=True))
+    def get_blocks(self, agent: Agent) -> list:
+        return BlockOut([a.block for a in agent.attachments], many=True).data
+
+    @extend_schema_field(MemoryOut)
+    def get_memory(self, agent: Agent) -> dict:
+        return {"blocks": self.get_blocks(agent), "file_blocks": [], "agent_type": "memgpt_agent"}
+
+    @extend_schema_field(ToolOut(many=True))
+    def get_tools(self, agent: Agent) -> list:
+        return [letta.tool(name) for name in letta.TOOLS]
+
+    @extend_schema_field(FolderOut(many=True))
+    def get_sources(self, agent: Agent) -> list:
+        return FolderOut(agent.folders, many=True).data
+
+    def get_message_ids(self, agent: Agent) -> list[str]:
+        return [to_id("message", m.pk) for m in agent.in_context]
+
+    def get_metadata(self, agent: Agent) -> dict:
+        return {}
+
+    def get_tool_rules(self, agent: Agent) -> list:
+        return []
+
+    def get_timezone(self, agent: Agent) -> str:
+        return settings.TIME_ZONE
+
+    def get_last_run_duration_ms(self, agent: Agent) -> int | None:
+        if agent.last_run_started_at and agent.last_run_finished_at:
+            return int((agent.last_run_finished_at - agent.last_run_started_at).total_seconds() * 1000)
+        return None
+
+
+class ContextOut(serializers.Serializer):
+    """Letta's ContextWindowOverview, filled from our compiled context, plus `tokens`: our exact
+    count per tier of the prompt the agent's next request would send."""
+
+    context_window_size_max = serializers.IntegerField()
+    context_window_size_current = serializers.IntegerField()
+    num_messages = serializers.IntegerField()
+    num_archival_memory = serializers.IntegerField()
+    num_recall_memory = serializers.IntegerField()
+    num_tokens_external_memory_summary = serializers.IntegerField()
+    external_memory_summary = serializers.CharField()
+    num_tokens_system = serializers.IntegerField()
+    system_prompt = serializers.CharField()
+    num_tokens_core_memory = serializers.IntegerField()
+    core_memory = serializers.CharField()
+    num_tokens_summary_memory = serializers.IntegerField()
+    summary_memory = serializers.CharField(allow_null=True)
+    num_tokens_functions_definitions = serializers.IntegerField()
+    functions_definitions = serializers.ListField(child=serializers.DictField())
+    num_tokens_messages = serializers.IntegerField()
+    messages = serializers.ListField(child=serializers.DictField())
+    tokens = serializers.DictField(help_text="Ours: system_instructions, tool_schemas, core_memory, memory_metadata, "
+                                             "summary, messages, prompt_total, completion_reserve, context_window, "
+                                             "encoding, approximate.")
