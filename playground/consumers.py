@@ -4,6 +4,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 
 from agents.engine.context import TIERS
@@ -13,7 +14,9 @@ from agents.models import Agent
 from memory.models import Block
 from playground.forms import BlockForm
 
-# what the chat shows as items, the same on the page and live (a tool result is shown in its call)
+# what the chat shows as items, the same on the page and live ("item-<type>" in the template): the
+# messages (a tool result is shown in its call) and a failed turn's error; a step's usage line is an
+# item too, put in place by the usage partial
 CHAT_ITEMS = {*MESSAGE_EVENTS, "error"} - {"tool_result"}
 LAST_STEP_CELLS = (*TIERS, "completion_reserve", "prompt_total")  # the inspector's "last step" column
 
@@ -73,7 +76,10 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
             context.update(_block_context(self.agent, event))
         elif kind == "usage":
             context.update(_last_step_context(event), streaming=run_id in self.streaming)
-        return html + render_to_string(f"agents/events.html#{kind}", context)
+        try:
+            return html + render_to_string(f"agents/events.html#{kind}", context)
+        except TemplateDoesNotExist:  # a kind the browser does not show
+            return html
 
 
 def _block_context(agent: Agent, event: Event) -> dict:

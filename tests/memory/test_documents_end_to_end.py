@@ -1,16 +1,15 @@
 """Documents end to end: uploaded, ingested by the real Celery worker into PostgreSQL, progress on the
 real channel layer, and an agent that pages through archival search and quotes the right page."""
 
-import asyncio
 import json
 import re
 import time
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 
 from agents.services import agent_create, turn_enqueue
+from memory.broadcast import Listener
 from memory.embeddings import get_embedder
 from memory.ingestion import source_group
 from memory.models import Document, Message, Passage
@@ -37,16 +36,17 @@ class Watcher:
     """Listens on a source's group of the real channel layer, as the browser's consumer will."""
 
     def __init__(self, source_id: int) -> None:
-        self.layer = get_channel_layer()
-        self.channel = async_to_sync(self.layer.new_channel)()
-        async_to_sync(self.layer.group_add)(source_group(source_id), self.channel)
+        self.listener = async_to_sync(Listener.open)(source_group(source_id))
 
     def events(self, timeout: float = 10) -> list[dict]:
         """What arrived, up to the run's last event. Read after the run: the layer keeps them."""
         async def collect() -> list[dict]:
             events: list[dict] = []
             while not events or events[-1]["status"] not in ("done", "error", "cancelled"):
-                events.append(await asyncio.wait_for(self.layer.receive(self.channel), timeout))
+                event = await self.listener.receive(timeout)
+                assert event is not None, f"no progress within {timeout} s after {events}"
+                events.append(event)
+            await self.listener.close()
             return events
 
         return async_to_sync(collect)()
