@@ -65,7 +65,7 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
             if run_id not in self.streaming:
                 self.streaming.add(run_id)
                 kind = "thought_start"
-        elif run_id in self.streaming:
+        elif run_id in self.streaming and kind != "usage":  # the step's usage comes before what it answered
             self.streaming.discard(run_id)
             html = render_to_string("agents/events.html#stream_end", context)
             if kind == "reasoning":

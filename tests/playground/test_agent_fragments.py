@@ -20,7 +20,7 @@ def test_a_memory_change_renders_the_blocks_form_from_the_event(consumer, django
     block = BlockView("human", "Name: <b>Ada</b>", 100, "about the human", False, id=42)
     with django_assert_num_queries(0):
         html = consumer.fragment(events.memory_change(block=block, actor="agent", run_id=3, step_id=9))
-    assert 'hx-swap-oob="outerHTML:#block-42"' in html
+    assert '<form id="block-42"' in html and 'hx-swap-oob="true"' in html
     assert "Name: &lt;b&gt;Ada&lt;/b&gt;</textarea>" in html and "edited by the agent" in html
 
 
@@ -48,9 +48,13 @@ def test_streamed_content_becomes_the_thought_or_goes(consumer):
     assert 'id="thought-stream-3" hx-swap-oob="delete"' in html and '<div class="msg agent"><div class="bubble">Hello!' in html
 
     consumer.fragment(events.reasoning_delta(run_id=3, step=1, delta="Think"))
+    usage = events.usage(run_id=3, step_id=10, step=1, purpose="agent", tokens={"prompt_total": 5}, usage=None,
+                         latency_ms=1)
+    assert "beforebegin:#thought-stream-3" in consumer.fragment(usage)  # where the page puts a step's line
     thought = events.reasoning(MessageView(6, "assistant", "assistant", "Think", run_id=3), "Think")
     html = consumer.fragment(thought)
-    assert 'hx-swap-oob="outerHTML:#thought-stream-3"' in html and "inner thoughts" in html
+    assert 'hx-swap-oob="beforebegin:#thought-stream-3"' in html and "inner thoughts" in html
+    assert 'id="thought-stream-3" hx-swap-oob="delete"' in html
     assert consumer.streaming == set()
 
 
