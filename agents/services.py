@@ -162,7 +162,7 @@ def run_execute(*, run: Run) -> Run:
         logger.exception("turn %s of agent %s failed", run.pk, agent.pk)
         _finish(run, Run.Status.FAILED, Run.StopReason.ERROR, f"Internal error: {type(error).__name__}: {error}")
         return run
-    status = Run.Status.COMPLETED if result.status == "completed" else Run.Status.FAILED
+    status = {"completed": Run.Status.COMPLETED, "cancelled": Run.Status.CANCELLED}.get(result.status, Run.Status.FAILED)
     Agent.objects.filter(pk=agent.pk).update(last_active_at=timezone.now())
     _finish(run, status, result.stop_reason, result.error, steps=result.steps)
     return run
@@ -239,8 +239,8 @@ def agent_update(*, agent: Agent, block_ids: list[int] | None = None, **changes)
 
 
 def runs_cancel(*, agent: Agent, run_ids: list[int] | None = None) -> dict[int, str]:
-    """Cancel the agent's queued turns (all, or those named): run id -> "cancelled", or "running"
-    for a turn already under way, which the engine cannot stop between steps."""
+    """Cancel the agent's turns (all, or those named): run id -> "cancelled" for a queued turn, or
+    "cancelling" for a turn under way, which stops before its next LLM call (its stop says so)."""
     runs = Run.objects.filter(agent=agent, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).order_by("id")
     if run_ids is not None:
         runs = runs.filter(pk__in=run_ids)
@@ -252,7 +252,10 @@ def runs_cancel(*, agent: Agent, run_ids: list[int] | None = None) -> dict[int, 
         if cancelled:
             run.refresh_from_db()
             _announce_end(run)
-        outcome[run.pk] = Run.Status.CANCELLED if cancelled else Run.Status.RUNNING
+            outcome[run.pk] = Run.Status.CANCELLED
+        else:  # running: asked to stop at its next step boundary (the engine reads this mark)
+            Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(stop_reason=Run.StopReason.CANCELLED)
+            outcome[run.pk] = "cancelling"
     return outcome
 
 

@@ -3,7 +3,7 @@ across an LLM call."""
 
 from agents.engine.types import AgentState, BlockView, MessageView, SearchHit, SearchPage, StepRecord
 from agents.llm import model_name
-from agents.models import Agent, Step
+from agents.models import Agent, Run, Step
 from memory import selectors as memory_selectors
 from memory import services as memory_services
 from memory.models import Block, BlockRevision, Message, Passage
@@ -118,6 +118,10 @@ class DjangoStore:
         row = memory_services.messages_evict(agent_id=self.agent.pk, owner_id=self.agent.owner_id,
                                              message_ids=message_ids, summary={**_fields(summary), "run_id": self.run_id})
         return message_view(row)
+
+    def cancelled(self) -> bool:
+        return self.run_id is not None and Run.objects.filter(
+            pk=self.run_id, status=Run.Status.RUNNING, stop_reason=Run.StopReason.CANCELLED).exists()
 
     def set_memory_warning(self, sent: bool) -> None:
         Agent.objects.filter(pk=self.agent.pk).update(memory_warning_sent=sent)

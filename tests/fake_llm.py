@@ -9,6 +9,10 @@ back what arrived in `requests`:
     assert server.chat_requests()[0]["messages"][-1]["content"] == "Hello"
 
 Only chat completions are scripted; `/v1/models` and `/v1/embeddings` answer deterministically.
+Like OpenAI, it refuses a request that breaks the chat protocol before any script is consulted
+(`protocol_error`): a tool call without its tool result, a tool result without its call, a tool
+name OpenAI would not take, a prompt over the model's context length. Refusals are counted in
+`refused`, so a test sees a bug hidden behind an error the code under test handled.
 Token counts are fakes: prompt_tokens = len(json.dumps(messages + tools)) // 4 and
 completion_tokens = max(1, len(content + tool names + arguments) // 4), unless a response
 carries its own `usage`.
@@ -30,6 +34,8 @@ from urllib.parse import urlsplit
 import pytest
 
 MODELS = ["gpt-4o-mini", "gpt-4.1", "fake-model", "text-embedding-3-small"]
+CONTEXT_LENGTH = 128_000  # every chat model here; prompt tokens are estimated as len(json) / 4
+TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 EMBEDDING_DIMENSIONS = 8
 NO_SCRIPT = "fake LLM: no scripted response left"
 
@@ -88,6 +94,47 @@ def delay(seconds: float, response: Response) -> Response:
     return dataclasses.replace(response, delay=seconds)
 
 
+def protocol_error(body: dict) -> str | None:
+    """What OpenAI would answer 400 to in a chat request, in its words; None if it would take it."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return "'messages' must be a non-empty array."
+    for tool in body.get("tools") or []:
+        name = (tool.get("function") or {}).get("name", "")
+        if not TOOL_NAME.match(name):
+            return f"Invalid 'tools[].function.name': string does not match pattern. Got {name[:80]!r}."
+    waiting: list[str] = []  # calls of the last assistant message still without a result
+    for index, message in enumerate(messages):
+        role = message.get("role")
+        if role not in ("system", "developer", "user", "assistant", "tool"):
+            return f"Invalid value for 'messages[{index}].role': {role!r}."
+        if role == "tool":
+            if message.get("tool_call_id") not in waiting:
+                return ("Invalid parameter: messages with role 'tool' must be a response to a preceeding message "
+                        "with 'tool_calls'.")
+            waiting.remove(message["tool_call_id"])
+            continue
+        if waiting:
+            return ("An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+                    f"'tool_call_id'. The following tool_call_ids did not have response messages: {', '.join(waiting)}")
+        if role == "assistant" and message.get("tool_calls"):
+            for call in message["tool_calls"]:
+                name = (call.get("function") or {}).get("name", "")
+                if not TOOL_NAME.match(name):
+                    return f"Invalid 'messages[{index}].tool_calls[].function.name': string does not match pattern."
+            waiting = [call.get("id") for call in message["tool_calls"]]
+        elif message.get("content") is None:
+            return f"Invalid value for 'messages[{index}].content': expected a string, got null."
+    if waiting:
+        return ("An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+                f"'tool_call_id'. The following tool_call_ids did not have response messages: {', '.join(waiting)}")
+    prompt = len(json.dumps(messages + (body.get("tools") or []))) // 4
+    if prompt + (body.get("max_tokens") or 0) > CONTEXT_LENGTH:
+        return (f"This model's maximum context length is {CONTEXT_LENGTH} tokens. However, your messages resulted "
+                f"in {prompt} tokens. Please reduce the length of the messages.")
+    return None
+
+
 def _usage(request: dict, response: Response) -> dict:
     if response.usage is not None:
         return response.usage
@@ -113,6 +160,7 @@ class FakeLLM:
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         self.responder: Callable[[dict], Response | None] | None = None
         self.unexpected = 0
+        self.refused: list[str] = []  # why requests were refused as OpenAI would refuse them
         self._queue: list[Response] = []
         self._requests: list[dict] = []
         self._lock = threading.Lock()
@@ -155,6 +203,7 @@ class FakeLLM:
             self._requests.clear()
             self.responder = None
             self.unexpected = 0
+            self.refused.clear()
 
     @property
     def requests(self) -> list[dict]:
@@ -239,6 +288,10 @@ def _handler_for(server: FakeLLM) -> type[BaseHTTPRequestHandler]:
                              "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
         def _chat(self, body: dict) -> None:
+            if (problem := protocol_error(body)) is not None:
+                with server._lock:
+                    server.refused.append(problem)
+                return self._error(error(400, problem, type="invalid_request_error"))
             response = server._next_response(body)
             if response.delay and server._stopping.wait(response.delay):
                 return

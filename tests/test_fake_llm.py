@@ -163,3 +163,29 @@ def test_usable_from_a_plain_http_client():
     with FakeLLM() as server:
         with urllib.request.urlopen(server.base_url + "/models") as answer:
             assert json.load(answer)["object"] == "list"
+
+
+CALL = {"id": "call_1", "type": "function", "function": {"name": "send_message", "arguments": "{}"}}
+
+
+@pytest.mark.parametrize("messages, refusal", [
+    ([{"role": "user", "content": "hi"}, {"role": "assistant", "content": None, "tool_calls": [CALL]},
+      {"role": "user", "content": "again"}], "did not have response messages: call_1"),
+    ([{"role": "user", "content": "hi"}, {"role": "assistant", "content": None, "tool_calls": [CALL]}],
+     "did not have response messages: call_1"),
+    ([{"role": "user", "content": "hi"}, {"role": "tool", "tool_call_id": "call_9", "content": "{}"}],
+     "must be a response to a preceeding message with 'tool_calls'"),
+    ([{"role": "assistant", "content": None, "tool_calls": [{**CALL, "function": {"name": "x" * 65, "arguments": ""}}]},
+      {"role": "tool", "tool_call_id": "call_1", "content": "{}"}], "does not match pattern"),
+    ([{"role": "user", "content": "word " * 200_000}], "maximum context length is 128000 tokens"),
+    ([{"role": "user", "content": None}], "expected a string, got null"),
+])
+def test_requests_openai_refuses_are_refused_before_any_script(fake_llm, openai_client, messages, refusal):
+    fake_llm.enqueue(text("never sent"))
+    with pytest.raises(openai.BadRequestError, match=refusal):
+        openai_client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+    assert fake_llm.refused and refusal in fake_llm.refused[0]
+    # the script is still there for a request OpenAI would take
+    ok = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": None, "tool_calls": [CALL]},
+          {"role": "tool", "tool_call_id": "call_1", "content": "{}"}]
+    assert openai_client.chat.completions.create(model="gpt-4o-mini", messages=ok).choices[0].message.content == "never sent"

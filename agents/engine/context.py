@@ -5,12 +5,14 @@ that is sent, not a re-creation of it.
 """
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from agents.engine import prompts
-from agents.engine.types import AgentState, BlockView
+from agents.engine.types import AgentState, BlockView, MessageView
 from memory.tokens import REPLY_PRIMING, Tokenizer, count_message, count_tools
 
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 TIERS = ("system_instructions", "tool_schemas", "core_memory", "memory_metadata", "summary", "messages")
 
 
@@ -65,6 +67,40 @@ def memory_metadata_section(state: AgentState) -> str:
     )
 
 
+# the result a call gets when it has none: its turn was cut short before the call finished
+MISSING_RESULT = ("No result: the turn stopped before this call finished (the worker stopped, or the conversation was "
+                  "changed meanwhile). Call it again if it is still needed.")
+
+
+def protocol_safe(messages: list[MessageView]) -> list[dict[str, Any]]:
+    """The history as every chat API takes it: each tool call answered by a tool message right after
+    its assistant message, and no tool message without its call. A call left without a result (a
+    worker that died mid-turn, an undo or a reset pressed during a turn) gets a failed one; a result
+    whose call left the window is left out. A history that is already right comes out unchanged."""
+    out: list[dict[str, Any]] = []
+    waiting: list[tuple[str, MessageView]] = []  # calls of the last assistant message still without a result
+
+    def answer_the_rest() -> None:
+        for call_id, asked in waiting:
+            content = prompts.tool_result("Failed", MISSING_RESULT, asked.created_at or EPOCH)
+            out.append({"role": "tool", "content": content, "tool_call_id": call_id})
+        waiting.clear()
+
+    for message in messages:
+        if message.role == "tool":
+            pending = next((w for w in waiting if w[0] == message.tool_call_id), None)
+            if pending is not None:
+                waiting.remove(pending)
+                out.append(message.to_openai())
+            continue
+        answer_the_rest()
+        out.append(message.to_openai())
+        if message.role == "assistant" and message.tool_calls:
+            waiting = [(call["id"], message) for call in message.tool_calls]
+    answer_the_rest()
+    return out
+
+
 def compile_context(
     state: AgentState, *, tools: list[dict[str, Any]], tokenizer: Tokenizer, approximate: bool
 ) -> CompiledContext:
@@ -75,7 +111,7 @@ def compile_context(
     core = core_memory_section(state.blocks) + "\n\n"
     metadata = memory_metadata_section(state)
     system = {"role": "system", "content": instructions + core + metadata}
-    history = [m.to_openai() for m in state.messages]
+    history = protocol_safe(state.messages)
     summary = [state.summary.to_openai()] if state.summary else []
     messages = [system, *summary, *history]
 

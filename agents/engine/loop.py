@@ -22,10 +22,13 @@ class Event:
     last_login: datetime | None = None
 
 
+MIN_RESULT_CHARS = 1_000
+
+
 @dataclass
 class TurnResult:
-    status: str  # completed or failed
-    stop_reason: str  # end_turn, max_steps, no_tool_call, error
+    status: str  # completed, failed or cancelled
+    stop_reason: str  # end_turn, max_steps, no_tool_call, error, cancelled
     error: str = ""
     steps: int = 0
 
@@ -65,6 +68,8 @@ class Turn:
         try:
             self.record_event(event)
             while steps < self.state.max_steps:
+                if self.store.cancelled():  # at a step boundary: every call made so far has its result
+                    return TurnResult("cancelled", "cancelled", steps=steps)
                 steps += 1
                 completion, step_id = self.agent_step()
                 outcome = self.act(completion, step_id)
@@ -137,7 +142,7 @@ class Turn:
         self.store.set_memory_warning(True)
 
     def request(self, context: CompiledContext) -> dict[str, Any]:
-        return {
+        request = {
             "model": self.state.model,
             "messages": context.messages,
             "tools": context.tools,
@@ -146,6 +151,9 @@ class Turn:
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        if self.state.completion_reserve > 0:  # what the window keeps free for the answer bounds the answer
+            request["max_tokens"] = self.state.completion_reserve
+        return request
 
     def agent_step(self) -> tuple[Completion, int]:
         overflows = 0
@@ -224,8 +232,12 @@ class Turn:
         return "end_turn"
 
     def record_result(self, call: ToolCall, outcome: ToolOutcome, step_id: int) -> None:
-        content = prompts.tool_result(outcome.status, outcome.message, self.now())
-        self.append(MessageView(None, "tool", "tool_result", content, str(outcome.message or ""), tool_call_id=call.id,
+        message = outcome.message
+        limit = max(MIN_RESULT_CHARS, self.state.context_window)  # about a quarter of the window, at ~4 characters a token
+        if isinstance(message, str) and len(message) > limit:
+            message = message[:limit] + f" [… {len(message) - limit} more characters cut: the result was too long]"
+        content = prompts.tool_result(outcome.status, message, self.now())
+        self.append(MessageView(None, "tool", "tool_result", content, str(message or ""), tool_call_id=call.id,
                                 name=call.name), step_id=step_id)
 
     # --- memory pressure: evict the oldest part of the queue into a recursive summary --------------

@@ -4,6 +4,7 @@ A bad call never raises: it becomes a failed result that tells the model what we
 """
 
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Callable
@@ -12,6 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents.engine.types import AgentState, SearchPage, Store
 from memory.errors import BlockEditRefused, BlockLimitExceeded
+
+logger = logging.getLogger(__name__)
+MAX_ERROR_CHARS = 500  # of an exception's text, in the failed result the model reads
+MAX_PASSAGE_CHARS = 20_000  # one archival passage: a page of search results must fit a window
+MAX_QUERY_CHARS = 2_000
+MAX_PAGE = 10_000
 
 HEARTBEAT_PROPERTY = {
     "type": "boolean",
@@ -43,18 +50,18 @@ class CoreMemoryReplace(Heartbeat):
 
 
 class ArchivalMemoryInsert(Heartbeat):
-    content: str = Field(min_length=1)
+    content: str = Field(min_length=1, max_length=MAX_PASSAGE_CHARS)
 
 
 class Search(Heartbeat):
-    query: str = Field(min_length=1)
-    page: int = Field(default=1, ge=1)
+    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    page: int = Field(default=1, ge=1, le=MAX_PAGE)
 
 
 class SearchDate(Heartbeat):
     start_date: date
     end_date: date
-    page: int = Field(default=1, ge=1)
+    page: int = Field(default=1, ge=1, le=MAX_PAGE)
 
 
 @dataclass
@@ -279,4 +286,8 @@ def execute(ctx: ToolContext, name: str, raw_arguments: str) -> ToolOutcome:
         parsed = model.model_validate(arguments)
     except ValidationError as error:
         return _failed(_explain(error, name))
-    return function(ctx, parsed)
+    try:
+        return function(ctx, parsed)
+    except Exception as error:  # a bug, or input the store refuses: the model reads it, the turn goes on
+        logger.warning("tool %s raised", name, exc_info=True)
+        return _failed(f"{name} failed: {type(error).__name__}: {str(error)[:MAX_ERROR_CHARS]}")

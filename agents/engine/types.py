@@ -148,3 +148,6 @@ class Store(Protocol):
     def evict(self, message_ids: list[int], summary: MessageView) -> MessageView: ...
 
     def set_memory_warning(self, sent: bool) -> None: ...
+
+    def cancelled(self) -> bool:
+        """Whether someone asked the turn to stop (it stops before its next LLM call)."""

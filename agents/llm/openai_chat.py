@@ -1,5 +1,6 @@
 """Chat completions from any OpenAI-compatible server, streamed and put back together."""
 
+import re
 import uuid
 from typing import Any, Callable
 
@@ -16,6 +17,27 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+# what OpenAI takes back in a conversation's history: a name or an id outside these would make every
+# later request of the agent fail, so a model's odd output is made safe before it is stored
+TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+CALL_ID = re.compile(r"^[a-zA-Z0-9_.:-]{1,64}$")
+UNSAFE = re.compile(r"[\x00\ud800-\udfff]")  # NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8)
+
+# OpenAI's reasoning models take max_completion_tokens and refuse max_tokens
+COMPLETION_TOKENS_MODELS = re.compile(r"^(o\d|gpt-5)")
+
+
+def clean(text: str) -> str:
+    """Text a model wrote, storable: no NUL, no lone surrogate (each becomes U+FFFD)."""
+    return UNSAFE.sub("\ufffd", text)
+
+
+def _safe_name(name: str) -> str:
+    """The tool's name, or one OpenAI takes that can name no tool (the call then fails as unknown)."""
+    name = clean(name)
+    return name if TOOL_NAME.match(name) else "invalid_" + re.sub(r"[^a-zA-Z0-9_-]", "_", name)[:56]
+
+
 def _without_nulls(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: _without_nulls(item) for key, item in value.items() if item is not None}
@@ -28,6 +50,8 @@ class OpenAIChat:
 
     def complete(self, request: dict[str, Any], on_content: Callable[[str], None]) -> Completion:
         body = {key: value for key, value in request.items() if key != "stream"}
+        if "max_tokens" in body and COMPLETION_TOKENS_MODELS.match(str(body.get("model", ""))):
+            body["max_completion_tokens"] = body.pop("max_tokens")
         content: list[str] = []
         calls: dict[int, dict[str, Any]] = {}
         finish_reason = response_id = model = None
@@ -42,6 +66,7 @@ class OpenAIChat:
                 delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
                 piece = delta.get("content")
                 if isinstance(piece, str) and piece:
+                    piece = clean(piece)
                     content.append(piece)
                     on_content(piece)
                 for part in _objects(delta.get("tool_calls")):
@@ -52,11 +77,13 @@ class OpenAIChat:
                     slot["name"] += _text(function.get("name"))
                     slot["arguments"].append(_text(function.get("arguments")))
                 finish_reason = choice.get("finish_reason") or finish_reason
-        tool_calls = [
-            # some local servers send no call id; the result must still name one
-            ToolCall(id=slot["id"] or f"call_{uuid.uuid4().hex[:12]}", name=slot["name"], arguments="".join(slot["arguments"]))
-            for _, slot in sorted(calls.items())
-        ]
+        tool_calls, ids = [], set()
+        for _, slot in sorted(calls.items()):
+            call_id = slot["id"]
+            if not CALL_ID.match(call_id) or call_id in ids:  # none (some local servers), odd, or a repeat
+                call_id = f"call_{uuid.uuid4().hex[:12]}"
+            ids.add(call_id)
+            tool_calls.append(ToolCall(id=call_id, name=_safe_name(slot["name"]), arguments=clean("".join(slot["arguments"]))))
         text = "".join(content)
         message: dict[str, Any] = {"role": "assistant", "content": text or None}
         if tool_calls:

@@ -26,6 +26,7 @@ class InMemoryStore:
     steps: list[StepRecord] = field(default_factory=list)
     evicted: list[int] = field(default_factory=list)
     block_writes: list[tuple[str, str, int | None]] = field(default_factory=list)
+    cancel_requested: bool = False
     now: datetime = field(default_factory=lambda: datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc))
 
     def __post_init__(self):
@@ -88,6 +89,9 @@ class InMemoryStore:
         self.state.messages = [m for m in self.state.messages if m.id not in message_ids and m.id != saved.id]
         self.state.summary = saved
         return saved
+
+    def cancelled(self):
+        return self.cancel_requested
 
     def set_memory_warning(self, sent):
         self.state.memory_warning_sent = sent

@@ -6,27 +6,10 @@ import pytest
 
 from agents.engine import events as events_module
 from agents.engine.context import TIERS
-from agents.engine.loop import Event, Turn, TurnSettings
-from agents.llm.openai_chat import OpenAIChat
+from agents.engine.loop import Event
 from memory.tokens import REPLY_PRIMING, count_message, count_tools, tokenizer_for_model
 from tests.agents.in_memory_store import InMemoryStore, make_state
 from tests.fake_llm import error, text, tool_call
-
-
-@pytest.fixture
-def run(fake_llm):
-    """Runs one turn on a fresh in-memory agent; returns (result, store, events)."""
-
-    def run_turn(event: Event, store: InMemoryStore | None = None, **settings):
-        store = store or InMemoryStore(make_state())
-        events = []
-        tokenizer, approximate = tokenizer_for_model("gpt-4o-mini")
-        turn = Turn(store=store, llm=OpenAIChat(base_url=fake_llm.base_url, api_key="test", timeout=5),
-                    publish=events.append, tokenizer=tokenizer, approximate=approximate,
-                    settings=TurnSettings(backoff_seconds=0.01, **settings), sleep=lambda s: None)
-        return turn.run(event), store, events
-
-    return run_turn
 
 
 def kinds(events):

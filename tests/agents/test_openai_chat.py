@@ -73,3 +73,22 @@ def test_odd_but_readable_chunks_are_put_back_together():
 def test_a_chunk_that_is_not_an_object_is_a_clear_provider_error(payload):
     with pytest.raises(ProviderError, match="not a JSON object"):
         RawSSEServer([chunk(choices=[{"index": 0, "delta": {"content": "ok"}}]), payload]).complete()
+
+
+def test_odd_names_ids_and_characters_from_a_model_are_made_safe_to_store_and_send_back():
+    long_id, call = "c" * 300, {"index": 0, "function": {"name": "fly to\x00 the moon!", "arguments": '{"a": "\\u0000"}'}}
+    server = RawSSEServer([
+        json.dumps({"choices": [{"index": 0, "delta": {"content": "nul\u0000 and \ud800 lone"}}]}),
+        json.dumps({"choices": [{"index": 0, "delta": {"tool_calls": [{**call, "id": long_id}]}}]}),
+        json.dumps({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 1, "id": "same", "function": {
+            "name": "send_message", "arguments": "{}"}}]}}]}),
+        json.dumps({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 2, "id": "same", "function": {
+            "name": "x" * 100, "arguments": "{}"}}]}, "finish_reason": "tool_calls"}]}),
+    ])
+    completion = server.complete()
+    assert completion.content == "nul\ufffd and \ufffd lone"
+    first, second, third = completion.tool_calls
+    assert first.name == "invalid_fly_to__the_moon_" and first.id != long_id and len(first.id) <= 64
+    assert first.arguments == '{"a": "\\u0000"}'  # the escape stays text; the tool that reads it may refuse it
+    assert second.id == "same" and third.id != "same"  # ids are unique within an answer
+    assert third.name.startswith("invalid_x") and len(third.name) <= 64

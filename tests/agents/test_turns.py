@@ -178,6 +178,10 @@ def test_a_chain_of_three_heartbeats(agent, llm, celery_worker):
         ({"label": "human", "content": "x" * 6000}, "core_memory_append", "over its limit of 5000"),
         ({"label": "persona", "old_content": "nothing like this", "new_content": "x"}, "core_memory_replace",
          "was not found in the block 'persona'"),
+        # each of these once broke the agent for good: the tool raised, and its call stayed without a result
+        ({"start_date": "2026-01-01", "end_date": "9999-12-31"}, "conversation_search_date", "OverflowError"),
+        ({"content": "a NUL \u0000 here"}, "archival_memory_insert", "archival_memory_insert failed"),
+        ({}, "t" * 300, "Unknown tool 'invalid_ttt"),
     ],
 )
 def test_a_malformed_call_is_reported_to_the_model_and_the_turn_goes_on(agent, llm, celery_worker, arguments, name, expected):
@@ -185,7 +189,12 @@ def test_a_malformed_call_is_reported_to_the_model_and_the_turn_goes_on(agent, l
     turn_enqueue(agent=agent, text="hi")
     [run] = wait_for_runs(agent)
     assert (run.status, run.stop_reason) == ("completed", "end_turn")
-    result = json.loads(Message.objects.get(run=run, kind="tool_result", name=name).content)
+    [result] = [json.loads(m.content) for m in Message.objects.filter(run=run, kind="tool_result")
+                if m.name == name or m.name.startswith("invalid_")]
     assert result["status"] == "Failed" and expected in result["message"]
     assert not BlockRevision.objects.exists()
     assert agent.blocks.get(label="persona").value == "I am Sam."
+    # and the agent answers its next message: the provider took the history
+    llm.enqueue(tool_call("send_message", {"message": "Still here."}))
+    turn_enqueue(agent=agent, text="still there?")
+    assert wait_for_runs(agent, 2)[1].status == "completed" and llm.refused == []

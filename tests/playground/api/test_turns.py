@@ -133,10 +133,27 @@ def test_cancel_a_queued_turn(api, live_llm, agent):
     second = api.sdk.agents.messages.create_async(agent.id, input="two")
 
     outcome = api.sdk.agents.messages.cancel(agent.id)
-    assert outcome == {first.id: "running", second.id: "cancelled"}
+    assert outcome == {first.id: "cancelling", second.id: "cancelled"}
+    # the first turn's only step was under way: it ends as it would have, having no next step to skip
     wait_until(lambda: api.sdk.runs.retrieve(first.id).status == "completed", message="the first turn to end")
     assert api.sdk.runs.retrieve(second.id).stop_reason == "cancelled"
     assert len(live_llm.chat_requests()) == 1
+
+
+def test_cancel_stops_a_running_turn_at_its_next_step(api, live_llm, agent):
+    live_llm.enqueue(delay(2, tool_call("archival_memory_insert", {"content": "a note", "request_heartbeat": True})),
+                     tool_call("send_message", {"message": "never"}))
+    run = api.sdk.agents.messages.create_async(agent.id, input="one")
+    wait_until(lambda: api.sdk.runs.retrieve(run.id).status == "running", message="the turn to start")
+    assert api.sdk.agents.messages.cancel(agent.id) == {run.id: "cancelling"}
+    wait_until(lambda: api.sdk.runs.retrieve(run.id).status == "cancelled", message="the turn to stop")
+    assert api.sdk.runs.retrieve(run.id).stop_reason == "cancelled"
+    assert len(live_llm.chat_requests()) == 1  # the step under way finished; no next one began
+    kinds = [m.message_type for m in api.sdk.runs.messages.list(run.id).items]
+    assert kinds.count("tool_call_message") == kinds.count("tool_return_message") == 1
+    live_llm.enqueue(tool_call("send_message", {"message": "Back."}))
+    reply = api.sdk.agents.messages.create(agent.id, input="two")
+    assert reply.stop_reason.stop_reason == "end_turn" and live_llm.refused == []
 
 
 def test_list_with_cursors_and_reset(api, live_llm, agent):
