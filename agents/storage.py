@@ -7,6 +7,7 @@ from agents.models import Agent, Run, Step
 from memory import selectors as memory_selectors
 from memory import services as memory_services
 from memory.models import Block, BlockRevision, Message, Passage
+from memory.text import clean
 from memory.search import MessageScope, PassageScope
 
 MESSAGE_FIELDS = ("role", "kind", "content", "text", "tool_calls", "tool_call_id", "name")
@@ -23,6 +24,8 @@ def block_view(block: Block) -> BlockView:
 
 def _fields(view: MessageView) -> dict:
     fields = {name: getattr(view, name) for name in MESSAGE_FIELDS}
+    for name in ("content", "text", "tool_call_id", "name"):  # the last guard: an exception's text, say
+        fields[name] = clean(fields[name] or "")
     fields["tool_calls"] = fields["tool_calls"] or None
     return fields
 

@@ -124,7 +124,7 @@ def thoughts_of(content: str, tool_calls: list[dict] | None) -> str:
 def _status(content: str) -> str:
     try:
         status = json.loads(content).get("status")
-    except (json.JSONDecodeError, AttributeError, TypeError):
+    except (ValueError, RecursionError, AttributeError, TypeError):
         return "Failed"
     return status if status in ("OK", "Failed") else "Failed"
 

@@ -116,10 +116,18 @@ class Turn:
 
     def prepared_context(self) -> CompiledContext:
         """The context for the next call, after memory pressure is dealt with."""
-        for _ in range(self.settings.max_flushes + 1):
+        flushes = 0
+        while True:
             context = self.compile()
             if over_flush_line(context):
-                self.flush()
+                if flushes == self.settings.max_flushes:
+                    raise TurnFailure(
+                        f"The context ({context.prompt_tokens} tokens) still does not fit the window of "
+                        f"{self.state.context_window} tokens after {flushes} summaries left only the newest message "
+                        "in it: core memory, the instructions or that message are too large for it.")
+                flushes += 1
+                # the last summary a turn may make keeps only the newest message, the one to answer
+                self.flush(share=1.0 if flushes == self.settings.max_flushes else self.state.evict_share)
                 continue
             if over_warning_line(context, self.state.warning_share):
                 if not self.state.memory_warning_sent:
@@ -129,11 +137,6 @@ class Turn:
                 self.state.memory_warning_sent = False  # below the line again: the next crossing warns again
                 self.store.set_memory_warning(False)
             return context
-        raise TurnFailure(
-            f"The context ({context.prompt_tokens} tokens) still does not fit the window of "
-            f"{self.state.context_window} tokens after {self.settings.max_flushes} summaries: core memory and "
-            "instructions alone may be too large for it."
-        )
 
     def warn(self) -> None:
         content = prompts.system_alert(prompts.MEMORY_WARNING, self.now())
@@ -242,9 +245,9 @@ class Turn:
 
     # --- memory pressure: evict the oldest part of the queue into a recursive summary --------------
 
-    def flush(self) -> None:
+    def flush(self, share: float | None = None) -> None:
         messages = self.state.messages
-        cut = eviction_point(messages, self.state.evict_share)
+        cut = eviction_point(messages, self.state.evict_share if share is None else share)
         if cut == 0:
             raise TurnFailure(
                 f"The context window of {self.state.context_window} tokens is full and no message can be evicted: "

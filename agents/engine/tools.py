@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents.engine.types import AgentState, SearchPage, Store
 from memory.errors import BlockEditRefused, BlockLimitExceeded
+from memory.text import clean, clean_json
 
 logger = logging.getLogger(__name__)
 MAX_ERROR_CHARS = 500  # of an exception's text, in the failed result the model reads
@@ -265,9 +266,9 @@ def argument_of(raw: str, name: str) -> str | None:
     """One string argument of a call's raw JSON arguments, or None if it is not there (or not a string)."""
     try:
         value = json.loads(raw).get(name)
-    except (json.JSONDecodeError, AttributeError, TypeError):
+    except (ValueError, RecursionError, AttributeError, TypeError):  # not JSON, nested too deep, not an object
         return None
-    return value if isinstance(value, str) else None
+    return clean(value) if isinstance(value, str) else None
 
 
 def execute(ctx: ToolContext, name: str, raw_arguments: str) -> ToolOutcome:
@@ -275,10 +276,13 @@ def execute(ctx: ToolContext, name: str, raw_arguments: str) -> ToolOutcome:
     if name not in TOOLS:
         return _failed(f"Unknown tool {name!r}. Available tools: {', '.join(TOOL_NAMES)}.")
     try:
-        arguments = json.loads(raw_arguments) if raw_arguments.strip() else {}
+        # a model's "\u0000" or lone "\ud800" escapes become U+FFFD: PostgreSQL could not store them
+        arguments = clean_json(json.loads(raw_arguments)) if raw_arguments.strip() else {}
     except json.JSONDecodeError as error:
         return _failed(f"The arguments of {name} are not valid JSON ({error.msg} at character {error.pos}). "
                        "Send them as one JSON object.")
+    except RecursionError:
+        return _failed(f"The arguments of {name} are nested too deeply. Send them as one flat JSON object.")
     if not isinstance(arguments, dict):
         return _failed(f"The arguments of {name} must be a JSON object, not {type(arguments).__name__}.")
     model, function = TOOLS[name]

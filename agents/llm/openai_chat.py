@@ -2,10 +2,12 @@
 
 import re
 import uuid
+from contextlib import closing
 from typing import Any, Callable
 
 from agents.engine.types import Completion, ToolCall
 from memory.errors import ProviderError
+from memory.text import clean
 from memory.openai_api import make_client, stream_chat
 
 
@@ -21,15 +23,15 @@ def _text(value: Any) -> str:
 # later request of the agent fail, so a model's odd output is made safe before it is stored
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 CALL_ID = re.compile(r"^[a-zA-Z0-9_.:-]{1,64}$")
-UNSAFE = re.compile(r"[\x00\ud800-\udfff]")  # NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8)
+
+# An answer longer than this many characters comes from a server that ignored max_tokens: reading
+# it on would store, count and send back megabytes. Generous: a token is rarely more than 16 characters.
+CHARS_PER_TOKEN_AT_MOST = 16
+MIN_ANSWER_CHARS = 32_000
+MAX_ANSWER_CHARS = 400_000  # when the request sets no max_tokens
 
 # OpenAI's reasoning models take max_completion_tokens and refuse max_tokens
 COMPLETION_TOKENS_MODELS = re.compile(r"^(o\d|gpt-5)")
-
-
-def clean(text: str) -> str:
-    """Text a model wrote, storable: no NUL, no lone surrogate (each becomes U+FFFD)."""
-    return UNSAFE.sub("\ufffd", text)
 
 
 def _safe_name(name: str) -> str:
@@ -50,46 +52,71 @@ class OpenAIChat:
 
     def complete(self, request: dict[str, Any], on_content: Callable[[str], None]) -> Completion:
         body = {key: value for key, value in request.items() if key != "stream"}
+        limit = max(MIN_ANSWER_CHARS, body["max_tokens"] * CHARS_PER_TOKEN_AT_MOST) if body.get("max_tokens") \
+            else MAX_ANSWER_CHARS
         if "max_tokens" in body and COMPLETION_TOKENS_MODELS.match(str(body.get("model", ""))):
             body["max_completion_tokens"] = body.pop("max_tokens")
-        content: list[str] = []
-        calls: dict[int, dict[str, Any]] = {}
-        finish_reason = response_id = model = None
-        usage = None
-        for chunk in stream_chat(self.client, **body):
-            if not isinstance(chunk, dict):
-                raise ProviderError(f"LLM server sent a chunk that is not a JSON object: {str(chunk)[:200]}")
-            response_id, model = response_id or chunk.get("id"), model or chunk.get("model")
-            if isinstance(chunk.get("usage"), dict):
-                usage = _without_nulls(chunk["usage"])
-            for choice in _objects(chunk.get("choices")):
-                delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
-                piece = delta.get("content")
-                if isinstance(piece, str) and piece:
-                    piece = clean(piece)
-                    content.append(piece)
-                    on_content(piece)
-                for part in _objects(delta.get("tool_calls")):
-                    index = part.get("index") if isinstance(part.get("index"), int) else 0
-                    slot = calls.setdefault(index, {"id": "", "name": "", "arguments": []})
-                    slot["id"] = slot["id"] or _text(part.get("id"))
-                    function = part.get("function") if isinstance(part.get("function"), dict) else {}
-                    slot["name"] += _text(function.get("name"))
-                    slot["arguments"].append(_text(function.get("arguments")))
-                finish_reason = choice.get("finish_reason") or finish_reason
+        answer = _Answer(on_content)
+        with closing(stream_chat(self.client, **body)) as chunks:
+            for chunk in chunks:
+                answer.take(chunk)
+                if answer.produced > limit:
+                    raise ProviderError(f"The model's answer ran past {limit} characters, more than max_tokens "
+                                        "allows: the server ignored the limit. Nothing of it was kept.")
+        return answer.completion()
+
+
+class _Answer:
+    """A streamed answer put back together, chunk by chunk."""
+
+    def __init__(self, on_content: Callable[[str], None]) -> None:
+        self.on_content = on_content
+        self.content: list[str] = []
+        self.calls: dict[int, dict[str, Any]] = {}
+        self.finish_reason = self.response_id = self.model = None
+        self.usage: dict[str, Any] | None = None
+        self.produced = 0  # characters of content and tool calls so far
+
+    def take(self, chunk: Any) -> None:
+        if not isinstance(chunk, dict):
+            raise ProviderError(f"LLM server sent a chunk that is not a JSON object: {str(chunk)[:200]}")
+        self.response_id, self.model = self.response_id or chunk.get("id"), self.model or chunk.get("model")
+        if isinstance(chunk.get("usage"), dict):
+            self.usage = _without_nulls(chunk["usage"])
+        for choice in _objects(chunk.get("choices")):
+            delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+            piece = delta.get("content")
+            if isinstance(piece, str) and piece:
+                piece = clean(piece)
+                self.produced += len(piece)
+                self.content.append(piece)
+                self.on_content(piece)
+            for part in _objects(delta.get("tool_calls")):
+                index = part.get("index") if isinstance(part.get("index"), int) else 0
+                slot = self.calls.setdefault(index, {"id": "", "name": "", "arguments": []})
+                slot["id"] = slot["id"] or _text(part.get("id"))
+                function = part.get("function") if isinstance(part.get("function"), dict) else {}
+                name, arguments = _text(function.get("name")), _text(function.get("arguments"))
+                slot["name"] += name
+                slot["arguments"].append(arguments)
+                self.produced += len(name) + len(arguments)
+            self.finish_reason = choice.get("finish_reason") or self.finish_reason
+
+    def completion(self) -> Completion:
         tool_calls, ids = [], set()
-        for _, slot in sorted(calls.items()):
+        for _, slot in sorted(self.calls.items()):
             call_id = slot["id"]
             if not CALL_ID.match(call_id) or call_id in ids:  # none (some local servers), odd, or a repeat
                 call_id = f"call_{uuid.uuid4().hex[:12]}"
             ids.add(call_id)
-            tool_calls.append(ToolCall(id=call_id, name=_safe_name(slot["name"]), arguments=clean("".join(slot["arguments"]))))
-        text = "".join(content)
+            tool_calls.append(ToolCall(id=call_id, name=_safe_name(slot["name"]),
+                                       arguments=clean("".join(slot["arguments"]))))
+        text = "".join(self.content)
         message: dict[str, Any] = {"role": "assistant", "content": text or None}
         if tool_calls:
-            message["tool_calls"] = [
-                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in tool_calls
-            ]
-        response = {"id": response_id, "model": model, "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
-                    "usage": usage}
-        return Completion(content=text, tool_calls=tool_calls, usage=usage, finish_reason=finish_reason, response=response)
+            message["tool_calls"] = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                                     for c in tool_calls]
+        response = {"id": self.response_id, "model": self.model, "usage": self.usage,
+                    "choices": [{"index": 0, "message": message, "finish_reason": self.finish_reason}]}
+        return Completion(content=text, tool_calls=tool_calls, usage=self.usage, finish_reason=self.finish_reason,
+                          response=response)

@@ -18,7 +18,7 @@ def call_dom_id(call_id: str) -> str:
 def pretty_json(raw: str) -> str:
     try:
         return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
-    except (json.JSONDecodeError, TypeError):
+    except (ValueError, RecursionError, TypeError):
         return raw  # malformed arguments are shown as the model sent them
 
 

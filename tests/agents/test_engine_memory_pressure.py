@@ -118,6 +118,19 @@ def test_a_context_length_error_from_the_provider_flushes_and_retries(turn, fake
     assert "maximum context length" in store.steps[0].error
 
 
+def test_the_last_summary_of_a_turn_keeps_only_the_message_to_answer(turn, fake_llm):
+    # a huge message near the end survives two halvings; the third summary leaves only the newest message
+    big = "word " * 2700
+    store = store_with([*chatter(8, words=10), MessageView(None, "assistant", "assistant", big, "")], context_window=4000,
+                       completion_reserve=500)
+    fake_llm.enqueue(tool_call("send_message", {"message": "fits now"}))
+    result = turn(store)[0].run(Event("user_message", "hi"))
+    assert (result.status, result.stop_reason) == ("completed", "end_turn"), result.error
+    summaries = [r for r in fake_llm.chat_requests() if SUMMARY_MARK in r["messages"][0]["content"]]
+    assert len(summaries) == 3
+    assert big not in json.dumps(fake_llm.chat_requests()[-1]["messages"])
+
+
 def test_a_window_too_small_for_the_fixed_prompt_fails_clearly(turn, fake_llm):
     store = store_with([], context_window=1100, completion_reserve=100)
     result = turn(store)[0].run(Event("user_message", "hi"))

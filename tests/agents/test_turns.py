@@ -180,7 +180,7 @@ def test_a_chain_of_three_heartbeats(agent, llm, celery_worker):
          "was not found in the block 'persona'"),
         # each of these once broke the agent for good: the tool raised, and its call stayed without a result
         ({"start_date": "2026-01-01", "end_date": "9999-12-31"}, "conversation_search_date", "OverflowError"),
-        ({"content": "a NUL \u0000 here"}, "archival_memory_insert", "archival_memory_insert failed"),
+        ({"label": "nowhere", "content": "a NUL \u0000 here"}, "core_memory_append", "No core memory block labelled 'nowhere'"),
         ({}, "t" * 300, "Unknown tool 'invalid_ttt"),
     ],
 )
@@ -198,3 +198,15 @@ def test_a_malformed_call_is_reported_to_the_model_and_the_turn_goes_on(agent, l
     llm.enqueue(tool_call("send_message", {"message": "Still here."}))
     turn_enqueue(agent=agent, text="still there?")
     assert wait_for_runs(agent, 2)[1].status == "completed" and llm.refused == []
+
+
+def test_nul_and_lone_surrogates_from_the_model_are_stored_as_replacement_characters(agent, llm, celery_worker):
+    llm.enqueue(tool_call("archival_memory_insert", {"content": "a NUL \u0000 and a lone \ud800 here", "request_heartbeat": True},
+                          content="Saving \u0000 it."),
+                tool_call("send_message", {"message": "Saved \u0000 \ud800."}))
+    turn_enqueue(agent=agent, text="remember this")
+    [run] = wait_for_runs(agent)
+    assert (run.status, run.stop_reason) == ("completed", "end_turn"), run.error
+    assert list(agent.passages.values_list("text", flat=True)) == ["a NUL \ufffd and a lone \ufffd here"]
+    assert Message.objects.get(run=run, kind="assistant", text__startswith="Saved").text == "Saved \ufffd \ufffd."
+    assert llm.refused == []
