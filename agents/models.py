@@ -70,10 +70,14 @@ class Run(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # a client's Idempotency-Key: its retries of the request that queued this run get this run back
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["agent", "status", "id"])]
+        constraints = [models.UniqueConstraint(fields=["agent", "idempotency_key"], name="run_unique_idempotency_key",
+                                               condition=models.Q(idempotency_key__isnull=False))]
 
     def __str__(self) -> str:
         return f"run {self.pk} of {self.agent_id} ({self.status})"

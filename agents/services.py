@@ -3,7 +3,7 @@
 import logging
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from agents import events
@@ -58,16 +58,55 @@ def agent_create(*, owner, name: str, persona: str = "", human: str = "", model:
     return agent
 
 
-def turn_enqueue(*, agent: Agent, trigger: str = Run.Trigger.USER_MESSAGE, text: str = "") -> Run:
-    """Queue a turn; turns of one agent run one at a time, in the order they were queued."""
+def turn_enqueue(*, agent: Agent, trigger: str = Run.Trigger.USER_MESSAGE, text: str = "",
+                 idempotency_key: str | None = None) -> Run:
+    """Queue a turn; turns of one agent run one at a time, in the order they were queued.
+
+    A message is refused (MessageTooLong) over MESSAGE_MAX_CHARS characters, or over half the tokens
+    the agent's window leaves after its completion reserve, counted as the model is sent it. Memory
+    pressure can evict every message but the newest, never the newest itself: a larger one would
+    fail every turn from then on. The other half is for the system prompt, tools, core memory, the
+    summary and the turn's own steps.
+
+    With an `idempotency_key` (a client retrying one request), the agent's run queued with that key
+    is returned instead of a second turn; the key sent with another message raises IdempotencyKeyReused."""
+    from django.db import IntegrityError
+
+    from agents.errors import IdempotencyKeyReused, MessageTooLong
+    from agents.tasks import process_runs
+
+    def queued_before(run: Run) -> Run:
+        if run.trigger != trigger or run.input != text:
+            raise IdempotencyKeyReused(f"The Idempotency-Key {idempotency_key!r} was sent with another message "
+                                       f"before (it queued run {run.pk}); use a new key for a new message.")
+        return run
+
     if not llm_configured(agent.model):
         raise LLMNotConfigured(NOT_CONFIGURED)
     if trigger == Run.Trigger.USER_MESSAGE and not text.strip():
         raise ValueError("the message is empty")
-    run = Run.objects.create(agent=agent, trigger=trigger, input=text)
-    from agents.tasks import process_runs
+    if idempotency_key is not None and (run := Run.objects.filter(agent=agent, idempotency_key=idempotency_key).first()):
+        return queued_before(run)
+    if len(text) > settings.MESSAGE_MAX_CHARS:
+        raise MessageTooLong(f"The message has {len(text)} characters; the limit is {settings.MESSAGE_MAX_CHARS} "
+                             "(MESSAGE_MAX_CHARS).")
+    if text:
+        tokenizer, _ = tokenizer_for_model(agent.model or settings.LLM_MODEL)
+        tokens = tokenizer.count(prompts.user_message(text, timezone.now()))
+        share = max(agent.context_window - agent.completion_reserve, 0) // 2
+        if tokens > share:
+            raise MessageTooLong(f"The message has {tokens} tokens; {agent.name}'s context window of "
+                                 f"{agent.context_window} tokens takes {share} at most in one message (half of what "
+                                 f"its completion reserve of {agent.completion_reserve} leaves).")
+    try:
+        with transaction.atomic():
+            run = Run.objects.create(agent=agent, trigger=trigger, input=text, idempotency_key=idempotency_key)
+    except IntegrityError:  # the same key at the same moment: the other request queued the turn
+        if idempotency_key is None:
+            raise
+        return queued_before(Run.objects.get(agent=agent, idempotency_key=idempotency_key))
 
-    transaction.on_commit(lambda: process_runs.delay(agent.pk))
+    transaction.on_commit(lambda: process_runs.delay(agent.pk), robust=True)  # Redis down: logged; runs_sweep requeues
     return run
 
 
@@ -150,7 +189,8 @@ def run_execute(*, run: Run) -> Run:
         tokenizer, approximate = tokenizer_for_model(agent.model or settings.LLM_MODEL)
         turn = Turn(store=store, llm=get_llm(), publish=lambda e: events.publish(agent.pk, e), run_id=run.pk,
                     tokenizer=tokenizer, approximate=approximate,
-                    settings=TurnSettings(page_size=settings.SEARCH_PAGE_SIZE, max_retries=settings.LLM_MAX_RETRIES))
+                    settings=TurnSettings(page_size=settings.SEARCH_PAGE_SIZE, max_retries=settings.LLM_MAX_RETRIES,
+                                          deadline_seconds=settings.TURN_DEADLINE_SECONDS))
         try:
             result = turn.run(Event(EVENT_KINDS[run.trigger], run.input, last_login=last_active))
         finally:
@@ -320,7 +360,12 @@ def block_attach(*, block: Block, agent: Agent, mark_edited: bool = True) -> Blo
     `mark_edited=False` for an agent being created: its memory has not been edited yet."""
     _label_free(block, block.label, [agent])
     position = BlockAttachment.objects.filter(agent=agent).count()
-    attachment, created = BlockAttachment.objects.get_or_create(agent=agent, block=block, defaults={"position": position})
+    try:
+        with transaction.atomic():
+            attachment, created = BlockAttachment.objects.get_or_create(
+                agent=agent, block=block, defaults={"position": position, "label": block.label})
+    except IntegrityError:  # attached meanwhile with that label: the database has the last word
+        raise BlockLabelTaken(f"the agent {agent.name!r} already has a block labelled {block.label!r}") from None
     if created and mark_edited:
         _memory_edited([agent.pk])
     return attachment
@@ -341,3 +386,43 @@ def block_delete(*, block: Block) -> None:
     with transaction.atomic():
         _memory_edited(BlockAttachment.objects.filter(block=block).values("agent_id"))
         block.delete()
+
+
+# --- supervision: turns stranded by a worker that died or a task message that was lost ----------
+
+
+def runs_sweep(*, requeue_after: float | None = None) -> dict[str, int]:
+    """Fail the runs a dead worker left "running", and queue again the agents whose runs wait with
+    no runner: {"failed": n, "requeued": n}. Every worker sweeps as it starts and then every
+    RUNS_SWEEP_SECONDS (playground/celery.py); sweeps anywhere, at once, are safe.
+
+    Only the holder of an agent's turn lock runs its turns, and the lock dies with the holder's
+    database session, so whoever takes it knows a "running" run is an orphan. A run queued longer
+    than `requeue_after` seconds (RUNS_REQUEUE_AFTER_SECONDS) while nobody holds the lock lost its
+    task message (Redis was down when it was queued, say); a duplicate message costs nothing, as a
+    task for an agent whose lock is taken leaves at once."""
+    from datetime import timedelta
+
+    from agents.tasks import process_runs
+
+    if requeue_after is None:
+        requeue_after = settings.RUNS_REQUEUE_AFTER_SECONDS
+    waiting_since = timezone.now() - timedelta(seconds=requeue_after)
+    stranded = (Run.objects.filter(status=Run.Status.RUNNING)
+                | Run.objects.filter(status=Run.Status.QUEUED, created_at__lt=waiting_since))
+    failed = requeued = 0
+    for agent_id in sorted(set(stranded.values_list("agent_id", flat=True))):
+        if not _try_lock(agent_id):
+            continue  # its runner is at work, and its loop takes the queued runs
+        try:
+            failed += Run.objects.filter(agent_id=agent_id, status=Run.Status.RUNNING).count()
+            _fail_interrupted_runs(agent_id)
+        finally:
+            _unlock(agent_id)
+        # a task that came while the sweep held the lock has left: its run needs another
+        if Run.objects.filter(agent_id=agent_id, status=Run.Status.QUEUED).exists():
+            process_runs.delay(agent_id)
+            requeued += 1
+    if failed or requeued:
+        logger.warning("runs sweep: failed %s interrupted runs, queued the turns of %s agents again", failed, requeued)
+    return {"failed": failed, "requeued": requeued}

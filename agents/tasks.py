@@ -3,7 +3,11 @@ from celery import shared_task
 from agents.services import agent_runs_process
 
 
-@shared_task(name="agents.process_runs", ignore_result=True, acks_late=True)
+# Acknowledged after it ran, and given back when its worker is lost: a worker killed mid-turn has the
+# task delivered again. That is safe: the runner's advisory lock lets one task at a time run the
+# agent's turns, and the one that takes it fails the run left "running" before taking queued ones.
+# Time limits: settings.CELERY_TASK_ANNOTATIONS (from TURN_DEADLINE_SECONDS).
+@shared_task(name="agents.process_runs", ignore_result=True, acks_late=True, reject_on_worker_lost=True)
 def process_runs(agent_id: int) -> None:
     """Run an agent's queued turns; returns quietly when the agent is gone (its runs went with it) or
     another worker has them."""

@@ -55,12 +55,16 @@ class Block(models.Model):
 class BlockAttachment(models.Model):
     agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE)
     block = models.ForeignKey(Block, on_delete=models.CASCADE)
+    # the block's label, kept here so that the database itself refuses two blocks with one label on an
+    # agent, whatever the path (pages, API, sharing, restore, import); block_write keeps it in step
+    label = models.CharField(max_length=100)
     position = models.PositiveIntegerField(default=0)
     attached_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["position", "id"]
-        constraints = [models.UniqueConstraint(fields=["agent", "block"], name="block_attached_once")]
+        constraints = [models.UniqueConstraint(fields=["agent", "block"], name="block_attached_once"),
+                       models.UniqueConstraint(fields=["agent", "label"], name="one_label_per_agent")]
 
 
 class BlockRevision(models.Model):

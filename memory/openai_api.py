@@ -48,7 +48,9 @@ def _origin(request: object) -> str:
         url = urlsplit(str(request.url))  # type: ignore[attr-defined]
     except (AttributeError, RuntimeError):  # no request attached
         return "(unknown address)"
-    return f"{url.scheme}://{url.netloc}"
+    # not netloc: a base URL may carry a key (http://user:key@host), and this message reaches users
+    host = f"[{url.hostname}]" if ":" in (url.hostname or "") else url.hostname
+    return f"{url.scheme}://{host}" + (f":{url.port}" if url.port else "")
 
 
 def _timeout_seconds(request: object) -> float | None:
@@ -109,7 +111,8 @@ def translate_error(exc: Exception) -> ProviderError:
             if any(hint in haystack for hint in CONTEXT_OVERFLOW_HINTS):
                 return ProviderError(message, status=status, context_overflow=True)
         # the SDK's own retry rule: request timeout, conflict, rate limit, server errors
-        return ProviderError(message, status=status, retryable=status in (408, 409, 429) or status >= 500)
+        return ProviderError(message, status=status, retryable=status in (408, 409, 429) or status >= 500,
+                             retry_after=_retry_after(exc.response.headers.get("retry-after")))
     # errors in the middle of a stream come straight from the transport
     if isinstance(exc, _http.TimeoutException):
         return _timed_out(_request_of(exc))
@@ -120,11 +123,21 @@ def translate_error(exc: Exception) -> ProviderError:
     return ProviderError(f"LLM call failed: {exc}")
 
 
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds (the HTTP-date form is rare from LLM servers and read as absent)."""
+    try:
+        return max(float(value), 0.0) if value is not None else None
+    except ValueError:
+        return None
+
+
 def _translated(stream: openai.Stream[object]) -> Iterator[object]:
     try:
         yield from stream
     except (openai.OpenAIError, _http.HTTPError) as exc:
         raise translate_error(exc) from exc
+    except ValueError as exc:  # a `data:` line that is not JSON
+        raise ProviderError(f"LLM server sent a chunk that is not JSON ({exc})", retryable=True) from exc
     finally:
         stream.close()  # frees the connection when the caller stops early
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import IO, TYPE_CHECKING
 
+from memory.text import clean
+
 if TYPE_CHECKING:  # only the protocol: at run time this module imports no Django
     from memory.embeddings import Embedder
 
@@ -96,13 +98,23 @@ class Parsed:
 def _pdf_page_text(raw: str) -> str:
     """PDF lines break where the layout did, not the author: join them; keep blank-line paragraphs."""
     paragraphs = [" ".join(line.strip() for line in block.splitlines() if line.strip())
-                  for block in re.split(r"\n[ \t]*\n", raw)]
+                  for block in re.split(r"\n[ \t]*\n", clean(raw, replacement=""))]  # font-map junk goes
     return "\n\n".join(p for p in paragraphs if p)
+
+
+def _bomb(where: str) -> IngestionError:
+    from pypdf.filters import ZLIB_MAX_OUTPUT_LENGTH
+
+    return IngestionError(f"{where}: a compressed stream expands past {ZLIB_MAX_OUTPUT_LENGTH // 1_000_000} MB "
+                          f"(a decompression bomb?)")
 
 
 def parse_pdf(stream: IO[bytes]) -> Parsed:
     from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+    # pypdf>=6 stops a stream that decompresses past its limits (pypdf.filters.ZLIB_MAX_OUTPUT_LENGTH
+    # and the like, 75 MB) with LimitReachedError: a PDF of a few KB could otherwise expand to
+    # gigabytes in the worker's memory. Importing it fails loudly on a pypdf without the limits.
+    from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError, PdfReadError
 
     try:
         reader = PdfReader(stream)
@@ -111,6 +123,8 @@ def parse_pdf(stream: IO[bytes]) -> Parsed:
         pages_total = len(reader.pages)
     except IngestionError:
         raise
+    except LimitReachedError:
+        raise _bomb("the PDF's structure") from None
     except FileNotDecryptedError:
         raise IngestionError("encrypted PDF: remove the password first") from None
     except DependencyError as error:
@@ -125,6 +139,8 @@ def parse_pdf(stream: IO[bytes]) -> Parsed:
         for number, page in enumerate(reader.pages, start=1):
             try:
                 text = _pdf_page_text(page.extract_text() or "")
+            except LimitReachedError:
+                raise _bomb(f"page {number}") from None
             except PdfReadError as error:
                 raise IngestionError(f"corrupt PDF: page {number} cannot be read ({error_reason(error)})") from None
             except Exception as error:
@@ -176,6 +192,8 @@ def parse(stream: IO[bytes], filename: str) -> tuple[str, Parsed]:
 
 
 def error_reason(error: Exception) -> str:
+    if isinstance(error, OSError) and error.strerror:  # not str(): it names the file, a path on the server
+        return error.strerror
     return str(error).strip() or type(error).__name__
 
 

@@ -4,16 +4,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from memory import embedding_queue
 from memory.embeddings import get_embedder
-from memory.errors import BlockLimitExceeded
+from memory.errors import BlockLabelTaken, BlockLimitExceeded, UploadQuotaExceeded
 from memory.models import (
     Block,
+    BlockAttachment,
     BlockRevision,
     Document,
     Message,
@@ -39,6 +42,13 @@ def block_write(*, block_id: int, actor: str, change: Callable[[Block], dict], u
     of some of its fields (or raises BlockEditRefused). A value over the limit is refused; a change
     is kept as a revision. Returns the block and whether anything changed. Callers go through
     agents.services.block_edit, which also tells the block's agents."""
+    try:
+        return _block_write(block_id, actor, change, user, step_id)
+    except IntegrityError as error:  # one_label_per_agent: a rename that raced past the caller's check
+        raise BlockLabelTaken("another block of one of its agents already has that label") from error
+
+
+def _block_write(block_id: int, actor: str, change: Callable[[Block], dict], user, step_id: int | None) -> tuple[Block, bool]:
     with transaction.atomic():
         block = Block.objects.select_for_update().get(pk=block_id)
         used = len(block.value)
@@ -54,6 +64,8 @@ def block_write(*, block_id: int, actor: str, change: Callable[[Block], dict], u
         if before == after:
             return block, False
         block.save(update_fields=[*changes, "updated_at"])
+        if before.get("label", block.label) != block.label:
+            BlockAttachment.objects.filter(block=block).update(label=block.label)
         BlockRevision.objects.create(block=block, actor=actor, user=user, step_id=step_id, before=before, after=after)
     return block, True
 
@@ -152,8 +164,10 @@ def document_add(*, owner, source: Source, file: UploadedFile | File | str | Pat
                  queue: bool = True) -> Document:
     """Store an uploaded file (or a file at a path) in a source and queue its ingestion.
 
-    A file over settings.UPLOAD_MAX_BYTES is not stored: its document ends in error at once.
-    `queue=False` leaves ingestion to the caller (the load_source command runs it in-process)."""
+    A file over settings.UPLOAD_MAX_BYTES is not stored: its document ends in error at once. A file
+    that would take the owner's stored documents past settings.UPLOAD_QUOTA_BYTES raises
+    UploadQuotaExceeded, with no document. `queue=False` leaves ingestion to the caller (the
+    load_source command runs it in-process)."""
     if source.owner_id != owner.pk:
         raise PermissionError("that source belongs to someone else")
     if isinstance(file, (str, Path)):
@@ -165,7 +179,10 @@ def document_add(*, owner, source: Source, file: UploadedFile | File | str | Pat
         filename = filename or Path(getattr(file, "name", "") or "document").name
         size = file.size
         opened = file
-    filename = Path(filename).name[:255] or "document"  # a name, never a path into MEDIA_ROOT
+    # a name, never a path into MEDIA_ROOT. The name is cleaned, not refused as typed text is: it comes
+    # from the sender's disk, and PostgreSQL (NUL) or the file system (a lone surrogate) cannot store some
+    filename = "".join(c for c in filename if c != "\x00" and not "\ud800" <= c <= "\udfff")
+    filename = Path(filename).name[:255] or "document"
     document = Document(owner=owner, source=source, filename=filename, size=size)
     if size > settings.UPLOAD_MAX_BYTES:
         limit = settings.UPLOAD_MAX_BYTES / (1024 * 1024)
@@ -173,16 +190,22 @@ def document_add(*, owner, source: Source, file: UploadedFile | File | str | Pat
         document.error = f"file too large: {size / (1024 * 1024):.1f} MB (the limit is {limit:.1f} MB)"
         document.save()
         return document
-    if opened is None:
-        with open(path, "rb") as handle:
-            document.file.save(filename, File(handle), save=False)
-    else:
-        document.file.save(filename, opened, save=False)
-    try:
-        document.save()
-    except Exception:
-        document.file.delete(save=False)  # no file without its row
-        raise
+    with transaction.atomic():
+        # the owner's row locked: two uploads at once cannot both fit in what is left of the quota
+        get_user_model().objects.select_for_update().get(pk=owner.pk)
+        used = Document.objects.filter(owner=owner).exclude(file="").aggregate(total=Sum("size"))["total"] or 0
+        if used + size > settings.UPLOAD_QUOTA_BYTES:
+            raise UploadQuotaExceeded(size=size, used=used, quota=settings.UPLOAD_QUOTA_BYTES)
+        if opened is None:
+            with open(path, "rb") as handle:
+                document.file.save(filename, File(handle), save=False)
+        else:
+            document.file.save(filename, opened, save=False)
+        try:
+            document.save()
+        except Exception:
+            document.file.delete(save=False)  # no file without its row
+            raise
     if queue:
         _queue_ingestion(document.pk)
     return document

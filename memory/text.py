@@ -5,12 +5,16 @@ import re
 from typing import Any
 
 UNSAFE = re.compile(r"[\x00\ud800-\udfff]")
+SURROGATE = re.compile(r"[\ud800-\udfff]")
 REPLACEMENT = "\ufffd"
 
 
-def clean(text: str) -> str:
-    """The text with each NUL and lone surrogate replaced by U+FFFD."""
-    return UNSAFE.sub(REPLACEMENT, text)
+def clean(text: str, replacement: str = REPLACEMENT) -> str:
+    """The text with each NUL and lone surrogate replaced (by U+FFFD, unless told otherwise); a
+    surrogate pair left split in two (as broken PDF font maps leave them) is joined first."""
+    if SURROGATE.search(text):
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+    return UNSAFE.sub(replacement, text)
 
 
 def clean_json(value: Any) -> Any:

@@ -10,12 +10,16 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from playground.middleware import BodyLimit, install_daphne_guard  # noqa: E402
 from playground.routing import websocket_urlpatterns  # noqa: E402
+
+install_daphne_guard()  # under daphne, bodies over their limit are refused before Twisted stores them
 
 application = ProtocolTypeRouter(
     {
         # our own few static files are served by the app itself: one process, no build step
-        "http": ASGIStaticFilesHandler(django_asgi_app),
+        # a body over its limit is refused before it is read (playground.middleware)
+        "http": BodyLimit(ASGIStaticFilesHandler(django_asgi_app)),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

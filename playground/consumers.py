@@ -13,6 +13,7 @@ from agents.events import agent_group, received
 from agents.models import Agent
 from memory.models import Block
 from playground.forms import BlockForm
+from playground.signals import user_group
 
 # what the chat shows as items, the same on the page and live ("item-<type>" in the template): the
 # messages (a tool result is shown in its call) and a failed turn's error; a step's usage line is an
@@ -28,13 +29,57 @@ def _owned_agent(user, agent_id: int) -> Agent | None:
     return Agent.objects.filter(pk=agent_id, owner=user).first()
 
 
-class AgentConsumer(AsyncJsonWebsocketConsumer):
+@database_sync_to_async
+def _session_exists(session) -> bool:
+    return session is not None and bool(session.session_key) and session.exists(session.session_key)
+
+
+class LoggedInConsumer(AsyncJsonWebsocketConsumer):
+    """A websocket that lives as long as the login it was opened with: it joins its user's group,
+    where a logout says which session ended (playground.signals), and closes with 4401 then.
+    4401 also refuses a socket with no login; 4403 one for someone else's row."""
+
+    async def join_user(self) -> bool:
+        """Join the user's group; False (and closed) if there is no live login."""
+        user = self.scope["user"]
+        if not user.is_authenticated:
+            await self.close(code=4401)
+            return False
+        self.session_key = self.scope["session"].session_key
+        self.user_group = user_group(user.pk)
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
+        # checked after joining: a logout before this deleted the session, one after it reaches us
+        if not await _session_exists(self.scope["session"]):
+            await self.leave()
+            await self.close(code=4401)
+            return False
+        return True
+
+    async def leave(self) -> None:
+        for name in ("group", "user_group"):
+            if hasattr(self, name):
+                await self.channel_layer.group_discard(getattr(self, name), self.channel_name)
+                delattr(self, name)
+
+    async def disconnect(self, code: int) -> None:
+        await self.leave()
+
+    async def session_ended(self, message: dict) -> None:
+        if message.get("session_key") in (None, self.session_key):
+            await self.leave()  # nothing more is sent to a socket whose login ended
+            await self.close(code=4401)
+
+
+class AgentConsumer(LoggedInConsumer):
     """Streams an agent's events to its owner, rendered from the events alone (no database)."""
 
     async def connect(self) -> None:
+        if not await self.join_user():
+            return
         agent_id = self.scope["url_route"]["kwargs"]["agent_id"]
         self.agent = await _owned_agent(self.scope["user"], agent_id)
         if self.agent is None:
+            await self.leave()
             await self.close(code=4403)
             return
         query = parse_qs(self.scope.get("query_string", b"").decode())
@@ -43,10 +88,6 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
         self.group = agent_group(agent_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-
-    async def disconnect(self, code: int) -> None:
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def agent_event(self, message: dict) -> None:
         event = received(message)
@@ -116,23 +157,22 @@ def _document_row(document_id: int) -> str:
     return render_to_string("sources/list.html#document", {"document": document, "oob": True})
 
 
-class SourceConsumer(AsyncJsonWebsocketConsumer):
+class SourceConsumer(LoggedInConsumer):
     """Live progress of a source's documents: each progress event re-renders the document's row."""
 
     async def connect(self) -> None:
         from memory.ingestion import source_group
 
+        if not await self.join_user():
+            return
         source_id = self.scope["url_route"]["kwargs"]["source_id"]
         if await _owned_source(self.scope["user"], source_id) is None:
+            await self.leave()
             await self.close(code=4403)
             return
         self.group = source_group(source_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-
-    async def disconnect(self, code: int) -> None:
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def document_progress(self, event: dict) -> None:
         row = await database_sync_to_async(_document_row)(event["document_id"])

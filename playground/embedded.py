@@ -58,6 +58,38 @@ class Embedded:
         }
 
 
+def write_private(path: Path, text: str, *, replace: bool = False) -> bool:
+    """Write `text` to `path`, readable by its owner alone from its first moment: a file created
+    with the umask's mode and narrowed afterwards can be read in between. It is written aside
+    (mkstemp opens with O_CREAT | O_EXCL and mode 0600) and then moved in whole, so a reader never
+    sees half of it. Without `replace` an existing file is kept (and narrowed, if an older version
+    left it readable) and False returned: of two processes starting at once, one writes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, aside = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w") as file:
+            file.write(text)
+        if replace:
+            os.replace(aside, path)
+            return True
+        try:
+            os.link(aside, path)  # refuses an existing file, atomically
+        except FileExistsError:
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+            return False
+        return True
+    finally:
+        Path(aside).unlink(missing_ok=True)
+
+
+def _private_log(path: Path) -> None:
+    """A log file only its owner may read (the servers write what they were sent into it)."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+
+
 @contextmanager
 def _lock(data_dir: Path):
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -103,7 +135,7 @@ def _start_postgres(embedded: Embedded) -> None:
         shutil.chown(sockets, user=server.system_user)
     options = f"-h '' -k {sockets} -c unix_socket_permissions=0700 -c max_connections=300"
     log = embedded.data_dir / "postgres.log"
-    log.touch()
+    _private_log(log)
     if server.system_user:
         shutil.chown(log, user=server.system_user)
     pgexec(
@@ -161,7 +193,10 @@ def redis_running(embedded: Embedded) -> bool:
 
 
 def _start_redis(embedded: Embedded) -> None:
-    embedded.redis_dir.mkdir(parents=True, exist_ok=True)
+    # its append-only file holds everything in Redis (turns' events, task arguments, results)
+    embedded.redis_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    embedded.redis_dir.chmod(0o700)
+    _private_log(embedded.data_dir / "redis.log")
     embedded.socket_dir.mkdir(mode=0o755, exist_ok=True)
     config = embedded.redis_dir / "redis.conf"
     config.write_text(

@@ -1,5 +1,13 @@
+"""The pages' forms. Text people type is refused, not cleaned, when PostgreSQL could not store it:
+Django's CharField refuses NUL characters ("Null characters are not allowed."), and form data
+cannot carry a lone surrogate (Django decodes it with errors="replace"). Invalid forms come back with
+their errors in place (422); a parameter no form shows (an id, a cursor) answers 400."""
+
+from datetime import date, datetime, time, timedelta, timezone
+
 from django import forms
 from django.conf import settings
+from django.core.exceptions import BadRequest
 
 from memory.models import Block, MemoryTemplate
 from memory.selectors import memory_templates
@@ -27,7 +35,14 @@ class AgentCreateForm(forms.Form):
 
 
 class MessageForm(forms.Form):
-    text = forms.CharField(max_length=20_000, strip=True)
+    text = forms.CharField(strip=True)
+
+    def clean_text(self) -> str:
+        # the limit in words, not a maxlength attribute on the textarea: a browser cuts a paste short silently
+        text, limit = self.cleaned_data["text"], settings.MESSAGE_MAX_CHARS
+        if len(text) > limit:
+            raise forms.ValidationError(f"The message has {len(text):,} characters; the limit is {limit:,}.")
+        return text
 
 
 class BlockForm(forms.ModelForm):
@@ -67,3 +82,32 @@ class RecallSearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=500)
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def bounds(self) -> tuple[datetime | None, datetime | None]:
+        """From the start of `start` to the end of `end` (whole days, UTC); None where open."""
+        start, end = self.cleaned_data["start"], self.cleaned_data["end"]
+        return (datetime.combine(start, time.min, tzinfo=timezone.utc) if start else None,
+                # the day after `end`, unless `end` is the last day a date has (9999-12-31)
+                datetime.combine(end + timedelta(days=1), time.min, tzinfo=timezone.utc) if end and end < date.max
+                else None)
+
+
+class ArchivalSearchForm(forms.Form):
+    q = forms.CharField(required=False, max_length=500)
+
+
+class SourceForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(required=False, max_length=10_000)
+
+
+MAX_ID = 2**63 - 1  # bigint: a larger number would reach PostgreSQL as an out-of-range error
+
+
+def id_param(value: str | None, name: str) -> int:
+    """A row id that a page sends itself (a select's value, a cursor): BadRequest (400) for anything
+    else, since nobody typed it."""
+    try:
+        return forms.IntegerField(min_value=1, max_value=MAX_ID).clean(value)
+    except forms.ValidationError:
+        raise BadRequest(f"{name}: not an id") from None

@@ -3,6 +3,8 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 
+from playground import embedded
+
 ADMIN_USERNAME = "admin"
 
 
@@ -16,7 +18,5 @@ def admin_user_ensure(*, data_dir: Path) -> str | None:
         return None
     password = secrets.token_urlsafe(12)
     User.objects.create_superuser(ADMIN_USERNAME, email="", password=password)
-    path = data_dir / "admin_password"
-    path.write_text(f"{ADMIN_USERNAME} {password}\n")
-    path.chmod(0o600)
+    embedded.write_private(data_dir / "admin_password", f"{ADMIN_USERNAME} {password}\n", replace=True)
     return password

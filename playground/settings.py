@@ -20,9 +20,7 @@ def _secret_key() -> str:
     if given:
         return given
     path = DATA_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+    embedded.write_private(path, secrets.token_urlsafe(50))  # keeps the key already there
     return path.read_text().strip()
 
 
@@ -154,6 +152,8 @@ CELERY_BROKER_URL = _celery_url(REDIS_URL)
 CELERY_RESULT_BACKEND = _celery_url(REDIS_URL)
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "playground")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# a task is acknowledged once it is done, so one a killed worker held is delivered again (see
+# "supervision" below for the time limits and the visibility timeout that must agree with this)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -183,6 +183,53 @@ AGENT_MAX_STEPS = env_int("AGENT_MAX_STEPS", 10, minimum=1, maximum=100)
 SEARCH_PAGE_SIZE = env_int("SEARCH_PAGE_SIZE", 5, minimum=1, maximum=100)
 HEALTH_WORKER_TIMEOUT = env_float("HEALTH_WORKER_TIMEOUT", 5.0, minimum=0.1)
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
+FILE_UPLOAD_PERMISSIONS = 0o600  # uploaded documents are readable by this server alone
+# all the documents one user may keep stored (memory.services.document_add)
+UPLOAD_QUOTA_BYTES = env_int("UPLOAD_QUOTA_BYTES", 5 * 1024**3, minimum=1024)
+# a request body to any URL but an upload's (those take UPLOAD_MAX_BYTES and their form), refused
+# with 413 before it is read (playground.middleware)
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 10 * 1024 * 1024, minimum=64 * 1024)
+# characters in one message sent to an agent; tokens are bounded by its context window too
+# (agents.services.turn_enqueue)
+MESSAGE_MAX_CHARS = env_int("MESSAGE_MAX_CHARS", 100_000, minimum=1, maximum=1_000_000)
+
+# --- supervision: how long a turn may take, and the Celery limits that agree with it ---------
+#
+# A turn may take every step's whole LLM time-out, plus two (a memory summary, a retry); the API
+# waits as long for its answer (playground/api/turns.py wait_seconds). That is AGENT_MAX_STEPS
+# steps: agents given more steps need a larger TURN_DEADLINE_SECONDS. The rest follows, in order:
+#   TURN_DEADLINE_SECONDS < soft time limit < hard time limit < Redis visibility timeout
+# - soft limit: SoftTimeLimitExceeded in the task; run_execute fails the turn and the runner lets go
+#   of the agent. A step that starts just before the deadline may finish: one LLM time-out more.
+# - hard limit: the process is killed; the runs sweep fails its turn. A minute more, to unwind.
+# - visibility timeout: Redis hands a task that is not acknowledged this long to another worker.
+#   Tasks are acknowledged late, so this is how a killed worker's task comes back; it must outlast
+#   the longest task, or a task still running would run twice (harmless for a turn, whose runner
+#   holds the agent's lock, not for an ingestion). Turns need not wait for it: the sweep fails a
+#   stranded turn and queues its agent again at the next worker start and every RUNS_SWEEP_SECONDS.
+# A limit bounds a task, and a runner task takes its agent's queued turns one after another: a
+# backlog that outlasts the soft limit fails the turn under way (and the hard limit the next one,
+# which the sweep then reports). Celery's thread pool, which `up` runs, enforces neither limit
+# (celery/concurrency/thread.py ignores them); a prefork worker (`celery -A playground worker`) does.
+TURN_DEADLINE_SECONDS = env_float("TURN_DEADLINE_SECONDS", LLM_TIMEOUT * (AGENT_MAX_STEPS + 2), minimum=1.0)
+TURN_SOFT_TIME_LIMIT = TURN_DEADLINE_SECONDS + LLM_TIMEOUT
+TURN_TIME_LIMIT = TURN_SOFT_TIME_LIMIT + 60
+# an ingestion that runs longer ends with this error on its document (a 50 MB PDF embeds in minutes)
+INGEST_SOFT_TIME_LIMIT = env_float("INGEST_SOFT_TIME_LIMIT", 3600.0, minimum=60.0)
+CELERY_TASK_ANNOTATIONS = {
+    "agents.process_runs": {"soft_time_limit": TURN_SOFT_TIME_LIMIT, "time_limit": TURN_TIME_LIMIT},
+    "memory.ingest_document": {"soft_time_limit": INGEST_SOFT_TIME_LIMIT, "time_limit": INGEST_SOFT_TIME_LIMIT + 60},
+    # a batch cut short leaves its messages unembedded: recall search still finds them by their words
+    "memory.embed_waiting_messages": {"soft_time_limit": 600, "time_limit": 660},
+    "playground.ping": {"soft_time_limit": 30, "time_limit": 60},
+}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": max(limits["time_limit"] for limits in CELERY_TASK_ANNOTATIONS.values()) + 600,
+}
+# how often each worker looks for stranded runs (agents.services.runs_sweep), and how long a run
+# may wait queued with no runner before its agent's task is queued again (its message was lost)
+RUNS_SWEEP_SECONDS = env_float("RUNS_SWEEP_SECONDS", 60.0, minimum=1.0)
+RUNS_REQUEUE_AFTER_SECONDS = env_float("RUNS_REQUEUE_AFTER_SECONDS", 60.0, minimum=1.0)
 
 # --- pages, auth, static --------------------------------------------------------------------
 
@@ -204,7 +251,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "static"
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "media/"
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -34,7 +34,7 @@ def make_block(owner=None, agent=None, **fields):
     fields.setdefault("label", f"block{next(_numbers)}")
     block = Block.objects.create(owner=owner or (agent.owner if agent else make_user()), **fields)
     if agent is not None:
-        BlockAttachment.objects.create(agent=agent, block=block,
+        BlockAttachment.objects.create(agent=agent, block=block, label=block.label,
                                        position=BlockAttachment.objects.filter(agent=agent).count())
     return block
 

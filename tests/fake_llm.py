@@ -57,6 +57,9 @@ class Response:
     error: dict | None = None  # the OpenAI-shaped {"message", "type", "code", "param"}
     delay: float = 0.0
     usage: dict | None = None
+    headers: tuple[tuple[str, str], ...] = ()  # sent with an error, e.g. (("Retry-After", "1"),)
+    cut_after: int | None = None  # stream this many chunks, then close the connection mid-answer
+    raw: str | None = None  # a streamed body sent as it is, instead of the answer's chunks
 
 
 def text(content: str, *, usage: dict | None = None) -> Response:
@@ -87,6 +90,22 @@ def context_overflow() -> Response:
     return error(400, "This model's maximum context length is 8192 tokens. However, your messages resulted "
                       "in 9000 tokens. Please reduce the length of the messages.",
                  code="context_length_exceeded", type="invalid_request_error")
+
+
+def rate_limited(retry_after: str) -> Response:
+    """A 429 with a Retry-After header, as OpenAI sends it."""
+    return dataclasses.replace(error(429, "Rate limit reached for requests", code="rate_limit_exceeded",
+                                     type="requests"), headers=(("Retry-After", retry_after),))
+
+
+def cut(response: Response, after: int) -> Response:
+    """The answer's stream, closed by the server after `after` chunks (say, in the middle of a tool call)."""
+    return dataclasses.replace(response, cut_after=after)
+
+
+def raw_stream(body: str) -> Response:
+    """A streamed answer sent byte for byte as given (`data: ...` lines and all)."""
+    return Response(raw=body)
 
 
 def delay(seconds: float, response: Response) -> Response:
@@ -260,19 +279,21 @@ def _handler_for(server: FakeLLM) -> type[BaseHTTPRequestHandler]:
                     with server._lock:
                         server.unexpected += 1
                     self._error(error(404, f"fake LLM: no route {self.command} {path}"))
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a time-out test)
+            except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+                self.close_connection = True  # the client gave up (a time-out test), or a cut stream
 
-        def _json(self, status: int, payload: dict) -> None:
+        def _json(self, status: int, payload: dict, headers: tuple[tuple[str, str], ...] = ()) -> None:
             data = json.dumps(payload).encode()
             self.send_response(status)
+            for name, value in headers:
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
 
         def _error(self, response: Response) -> None:
-            self._json(response.status, {"error": response.error})
+            self._json(response.status, {"error": response.error}, response.headers)
 
         def _embeddings(self, body: dict) -> None:
             inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
@@ -318,7 +339,14 @@ def _handler_for(server: FakeLLM) -> type[BaseHTTPRequestHandler]:
             self.send_header("Cache-Control", "no-cache")
             self.end_headers()
 
+            if response.raw is not None:
+                self.wfile.write(response.raw.encode())
+                return
+            sent = itertools.count(1)
+
             def send(payload: dict | str) -> None:
+                if response.cut_after is not None and next(sent) > response.cut_after:
+                    raise ConnectionAbortedError  # the server goes away mid-answer
                 data = payload if isinstance(payload, str) else json.dumps(payload)
                 self.wfile.write(f"data: {data}\n\n".encode())
                 self.wfile.flush()

@@ -29,20 +29,51 @@ class LiveStack:
             "CHANNELS_PREFIX": channels_prefix, "OPENAI_BASE_URL": llm_url, "OPENAI_API_KEY": "test-key",
             "LLM_MODEL": "gpt-4o-mini", "LLM_MAX_RETRIES": "1", "SECRET_KEY": settings.SECRET_KEY,
             "WORKER_CONCURRENCY": str(concurrency),
+            # the worker sweeps stranded runs as it starts (what a test of a killed worker needs), and
+            # not again: a sweep at a random moment would change runs that other tests set up
+            "RUNS_SWEEP_SECONDS": "86400",
             **(extra_env or {}),
         }
-        commands = {
+        self.queue, self.env = queue, env
+        self.commands = {
             "web": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "playground.asgi:application"],
             "worker": [sys.executable, "-m", "celery", "-A", "playground", "worker", "--pool", "threads",
                        "--concurrency", str(concurrency), "-Q", queue, "--without-gossip", "--without-mingle",
                        "-n", f"live-{os.getpid()}-{self.port}@%h", "--loglevel", "WARNING"],
         }
-        self.processes = {
-            name: subprocess.Popen(command, cwd=ROOT, env=env, stdout=(logs / f"{name}.log").open("w"),
-                                   stderr=subprocess.STDOUT)
-            for name, command in commands.items()
-        }
+        self.processes = {name: self._start(name, "w") for name in self.commands}
         self.wait_ready()
+
+    def _start(self, name: str, mode: str) -> subprocess.Popen:
+        return subprocess.Popen(self.commands[name], cwd=ROOT, env=self.env, stdout=(self.logs / f"{name}.log").open(mode),
+                                stderr=subprocess.STDOUT)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one of the processes, as the kernel's OOM killer would: it cleans up nothing."""
+        self.processes[name].kill()
+        self.processes[name].wait()
+
+    def restart(self, name: str) -> None:
+        """Start a process that died again (its log goes on), and wait until the stack answers: for the
+        worker, until it answers a task (/healthz keeps the worker's state for a few seconds)."""
+        assert self.processes[name].poll() is not None, f"{name} is still running"
+        self.processes[name] = self._start(name, "a")
+        self.wait_ready()
+        if name == "worker":
+            self.wait_worker()
+
+    def wait_worker(self, timeout: float = 60) -> None:
+        from playground.tasks import ping
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.processes["worker"].poll() is None, (self.logs / "worker.log").read_text()
+            try:
+                if ping.apply_async(queue=self.queue, expires=5).get(timeout=5) == "pong":
+                    return
+            except Exception:  # celery's TimeoutError: not consuming yet
+                pass
+        raise AssertionError("the live worker did not answer")
 
     def wait_ready(self, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout

@@ -38,6 +38,8 @@ class TurnSettings:
     page_size: int = 5
     max_retries: int = 3
     backoff_seconds: float = 0.5
+    max_retry_wait: float = 60.0  # a Retry-After longer than this fails the turn instead of holding it
+    deadline_seconds: float = float("inf")  # no new step starts after this long (the worker's own time limit may not hold)
     max_flushes: int = 3
     summary_words: int = 250
 
@@ -65,11 +67,16 @@ class Turn:
         self.state = self.store.load()
         self.calls = 0  # LLM calls in this turn, failed and summary calls included
         steps = 0
+        deadline = time.monotonic() + self.settings.deadline_seconds
         try:
             self.record_event(event)
             while steps < self.state.max_steps:
-                if self.store.cancelled():  # at a step boundary: every call made so far has its result
+                # at a step boundary: every call made so far has its result
+                if self.store.cancelled():
                     return TurnResult("cancelled", "cancelled", steps=steps)
+                if steps and time.monotonic() > deadline:
+                    raise TurnFailure(f"The turn ran past its deadline of {self.settings.deadline_seconds:.0f} s "
+                                      f"(TURN_DEADLINE_SECONDS) after {steps} steps; what it did is kept.")
                 steps += 1
                 completion, step_id = self.agent_step()
                 outcome = self.act(completion, step_id)
@@ -186,6 +193,10 @@ class Turn:
                 if not error.retryable or attempt == self.settings.max_retries:
                     raise
                 wait = self.settings.backoff_seconds * 2**attempt
+                if error.retry_after is not None:  # the server said how long: wait that, within reason
+                    if error.retry_after > self.settings.max_retry_wait:
+                        raise
+                    wait = max(wait, error.retry_after)
                 self.publish(events.retry(run_id=self.run_id, step_id=step_id, attempt=attempt + 1, error=error.message,
                                           wait=wait))
                 self.sleep(wait)

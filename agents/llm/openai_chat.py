@@ -1,6 +1,7 @@
 """Chat completions from any OpenAI-compatible server, streamed and put back together."""
 
 import re
+import time
 import uuid
 from contextlib import closing
 from typing import Any, Callable
@@ -49,6 +50,7 @@ def _without_nulls(value: Any) -> Any:
 class OpenAIChat:
     def __init__(self, *, base_url: str | None, api_key: str, timeout: float) -> None:
         self.client = make_client(base_url=base_url, api_key=api_key, timeout=timeout)
+        self.timeout = timeout
 
     def complete(self, request: dict[str, Any], on_content: Callable[[str], None]) -> Completion:
         body = {key: value for key, value in request.items() if key != "stream"}
@@ -57,12 +59,19 @@ class OpenAIChat:
         if "max_tokens" in body and COMPLETION_TOKENS_MODELS.match(str(body.get("model", ""))):
             body["max_completion_tokens"] = body.pop("max_tokens")
         answer = _Answer(on_content)
+        deadline = time.monotonic() + self.timeout  # the client's time-out bounds each read; this, the whole call
         with closing(stream_chat(self.client, **body)) as chunks:
             for chunk in chunks:
                 answer.take(chunk)
                 if answer.produced > limit:
                     raise ProviderError(f"The model's answer ran past {limit} characters, more than max_tokens "
                                         "allows: the server ignored the limit. Nothing of it was kept.")
+                if time.monotonic() > deadline:
+                    raise ProviderError(f"The model's answer took longer than {self.timeout:.0f} s (LLM_TIMEOUT); "
+                                        "nothing of it was kept.", retryable=True)
+        if answer.finish_reason is None:  # the connection ended without the answer's last chunk
+            raise ProviderError("The LLM server's stream ended before the answer was complete; nothing of it was "
+                                "kept.", retryable=True)
         return answer.completion()
 
 

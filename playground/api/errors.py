@@ -17,9 +17,10 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from agents.errors import IdempotencyKeyReused, MessageTooLong
 from agents.llm import LLMNotConfigured
 from memory.errors import ProviderError
-from memory.errors import BlockEditRefused, BlockLabelTaken, BlockLimitExceeded
+from memory.errors import BlockEditRefused, BlockLabelTaken, BlockLimitExceeded, UploadQuotaExceeded
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +51,18 @@ def _translate(exc: Exception) -> Exception:
         return ServiceUnavailable(str(exc), code="llm_not_configured")
     if isinstance(exc, ProviderError):  # the embedding server, for a search by meaning
         return ServiceUnavailable(f"The embedding server failed: {exc.message}", code="provider_error")
-    if isinstance(exc, FileExistsError):
-        return Conflict(str(exc), code="file_exists")
+    if isinstance(exc, FileExistsError):  # ours say which file; the system's name a path on the server
+        return Conflict(str(exc) if exc.filename is None else "The file exists already.", code="file_exists")
     if isinstance(exc, PermissionError):  # someone else's row: as if it did not exist
         return exceptions.NotFound()
     if isinstance(exc, BlockLabelTaken):
         return Conflict(str(exc), code="block_label_taken")
+    if isinstance(exc, MessageTooLong):  # for the agent's context window
+        return PayloadTooLarge(str(exc), code="message_too_long")
+    if isinstance(exc, UploadQuotaExceeded):
+        return PayloadTooLarge(str(exc), code="quota_exceeded")
+    if isinstance(exc, IdempotencyKeyReused):
+        return Conflict(str(exc), code="idempotency_key_reused")
     if isinstance(exc, BlockLimitExceeded):
         return exceptions.ValidationError({"value": [str(exc)]}, code="block_limit_exceeded")
     if isinstance(exc, BlockEditRefused):
@@ -68,7 +75,10 @@ def _translate(exc: Exception) -> Exception:
         return Conflict("This conflicts with existing data (a name or label already in use?).")
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge("The request body is too large.")
-    if isinstance(exc, (DataError, SuspiciousOperation, DjangoValidationError, ValueError)):
+    if isinstance(exc, DataError):  # the database's own words, which may quote SQL
+        return exceptions.ValidationError({"non_field_errors": [
+            "A value does not fit: too long, out of range, or not text (NUL characters are refused)."]})
+    if isinstance(exc, (SuspiciousOperation, DjangoValidationError, ValueError)):
         # services raise ValueError for input they refuse; its message is written for the caller
         message = "; ".join(exc.messages) if isinstance(exc, DjangoValidationError) else str(exc)
         return exceptions.ValidationError({"non_field_errors": [message]})

@@ -7,6 +7,7 @@ stored one read alike.
 
 from datetime import datetime
 from typing import Any, Iterable
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils import timezone
@@ -52,11 +53,25 @@ def model_handle(agent_model: str) -> str | None:
     return name if provider in LLM_CLIENTS and "/" in name else f"openai/{name}"
 
 
+OPENAI_ENDPOINT = "https://api.openai.com/v1"
+
+
+def public_endpoint(url: str | None) -> str:
+    """What API users are told about a server the playground calls (OPENAI_BASE_URL,
+    EMBEDDING_BASE_URL): OpenAI's public address when it is OpenAI, else a redacted one. The
+    configured URL may carry a key (`https://user:key@host/v1`) or name a host of our own network,
+    and a client never needs it: every model call goes through this server."""
+    parts = urlsplit(url or OPENAI_ENDPOINT)
+    if parts.hostname == "api.openai.com":
+        return OPENAI_ENDPOINT
+    return f"{parts.scheme}://redacted"  # an OpenAI-compatible server of the operator's
+
+
 def llm_config(agent: Agent) -> dict[str, Any]:
     return {
         "model": model_name(agent.model) or "",
         "model_endpoint_type": "openai",
-        "model_endpoint": settings.OPENAI_BASE_URL or "https://api.openai.com/v1",
+        "model_endpoint": public_endpoint(settings.OPENAI_BASE_URL),
         "context_window": agent.context_window,
         "temperature": agent.temperature,
         "max_tokens": agent.completion_reserve,
@@ -78,7 +93,7 @@ def embedding_config(handle: str) -> dict[str, Any]:
     return {
         "embedding_model": name,
         "embedding_endpoint_type": "hugging-face" if kind == "local" else "openai",
-        "embedding_endpoint": None if kind == "local" else (settings.EMBEDDING_BASE_URL or settings.OPENAI_BASE_URL or None),
+        "embedding_endpoint": None if kind == "local" else public_endpoint(settings.EMBEDDING_BASE_URL or settings.OPENAI_BASE_URL),
         "embedding_dim": embedding_dimensions(handle),
         "embedding_chunk_size": None,
         "handle": handle,

@@ -13,7 +13,8 @@ from django.db import connection
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from agents.engine.events import message_events
+from agents.engine.events import Event, message_events
+from agents.engine.events import error as error_event
 from agents.events import agent_group, received, run_group
 from agents.models import Agent, Run
 from agents.services import turn_enqueue
@@ -33,10 +34,14 @@ def wait_seconds(agent: Agent) -> float:
     return settings.LLM_TIMEOUT * (agent.max_steps + 2)
 
 
+def turn_events(run: Run) -> list[Event]:
+    """The events of a turn's messages, read back from recall memory: the same its stream had."""
+    return [e for m in Message.objects.filter(run=run).order_by("id") for e in message_events(message_view(m))]
+
+
 def turn_messages(run: Run, options: dict) -> list[dict[str, Any]]:
     """What the agent did in a turn, read back from recall memory: the same messages its stream had."""
-    events = [e for m in Message.objects.filter(run=run).order_by("id") for e in message_events(message_view(m))]
-    return [converted for e in events if (converted := letta.turn_message(e, options)) is not None]
+    return [converted for e in turn_events(run) if (converted := letta.turn_message(e, options)) is not None]
 
 
 def turn_usage(run: Run) -> dict[str, Any]:
@@ -119,18 +124,20 @@ def _usage_of(run_id: int) -> dict[str, Any]:
     return turn_usage(Run.objects.get(pk=run_id))
 
 
-def turn_stream(agent: Agent, text: str, options: dict) -> StreamingHttpResponse:
+def turn_stream(agent: Agent, text: str, options: dict, *, idempotency_key: str | None = None) -> StreamingHttpResponse:
     """Queue a turn and answer with its events as they happen.
 
     The response listens on the agent's Channels group from before the turn is queued, so no
-    event of the turn can slip past it."""
+    event of the turn can slip past it. With an `idempotency_key` the run may be one that an earlier
+    request queued (turn_enqueue): what it did so far is read back from recall memory first, then the
+    rest follows as it happens, each message once."""
     listener = async_to_sync(Listener.open)(agent_group(agent.pk))
     try:
-        run = turn_enqueue(agent=agent, text=text)
+        run = turn_enqueue(agent=agent, text=text, idempotency_key=idempotency_key)
     except BaseException:
         async_to_sync(listener.close)()
         raise
-    chunks = _chunks(listener, run.pk, options, wait_seconds(agent))
+    chunks = _chunks(listener, run.pk, options, wait_seconds(agent), replay=idempotency_key is not None)
     connection.close()  # back to the pool for as long as the turn runs
     response = StreamingHttpResponse(chunks, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
@@ -138,9 +145,10 @@ def turn_stream(agent: Agent, text: str, options: dict) -> StreamingHttpResponse
     return response
 
 
-async def _chunks(listener: Listener, run_id: int, options: dict, timeout: float) -> AsyncIterator[bytes]:
+async def _chunks(listener: Listener, run_id: int, options: dict, timeout: float, *,
+                  replay: bool = False) -> AsyncIterator[bytes]:
     try:
-        async for chunk in _turn_chunks(listener, run_id, options, timeout):
+        async for chunk in _turn_chunks(listener, run_id, options, timeout, replay=replay):
             yield chunk
     except Exception as error:  # the headers are sent: say what went wrong in the stream itself
         logger.exception("stream of run %s failed", run_id)
@@ -152,8 +160,28 @@ async def _chunks(listener: Listener, run_id: int, options: dict, timeout: float
     yield _sse("[DONE]")
 
 
-async def _turn_chunks(listener: Listener, run_id: int, options: dict, timeout: float) -> AsyncIterator[bytes]:
+@database_sync_to_async
+def _stored(run_id: int) -> tuple[Run, list[Event]]:
+    run = Run.objects.get(pk=run_id)  # read first: the events of a run that has ended are all stored
+    return run, turn_events(run)
+
+
+async def _turn_chunks(listener: Listener, run_id: int, options: dict, timeout: float, *,
+                       replay: bool = False) -> AsyncIterator[bytes]:
     deadline = time.monotonic() + timeout
+    replayed: set[int] = set()  # messages already sent from recall memory
+    if replay:
+        run, events = await _stored(run_id)
+        for event in events:
+            replayed.add(event["id"])
+            if (chunk := letta.turn_message(event, options)) is not None:
+                yield _sse(chunk)
+        if run.status in letta.FINISHED:
+            if run.error and (chunk := letta.turn_message(error_event(run_id=run_id, message=run.error), options)):
+                yield _sse(chunk)
+            yield _sse(letta.stop_reason(run.stop_reason))
+            yield _sse(await _usage_of(run_id))
+            return
     while True:
         message = await listener.receive(IDLE_SECONDS)
         if message is None:
@@ -172,8 +200,8 @@ async def _turn_chunks(listener: Listener, run_id: int, options: dict, timeout: 
                             "run_id": to_id("run", run_id)})
             continue
         event = received(message)
-        if event["run_id"] != run_id:
-            continue  # another turn of the same agent
+        if event["run_id"] != run_id or event.get("id") in replayed:
+            continue  # another turn of the same agent, or a message sent already
         if (chunk := letta.turn_message(event, options)) is not None:
             yield _sse(chunk)
         if event.kind == "stop":

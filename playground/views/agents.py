@@ -2,7 +2,8 @@
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
+from django.db.models import F, Func, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -12,8 +13,8 @@ from django.views.decorators.http import require_GET, require_POST
 from agents.llm import LLMNotConfigured
 from agents.models import Run
 from agents.services import agent_create, agent_delete, agent_duplicate, exchange_undo, messages_reset, turn_enqueue
-from memory.models import Message
-from playground.forms import AgentCreateForm, MessageForm
+from memory.models import Document, Message, Passage
+from playground.forms import AgentCreateForm, MessageForm, id_param
 from playground.presenters import chat_turns
 from playground.views.access import owned_agent
 from playground.views.memory import memory_context
@@ -21,12 +22,24 @@ from playground.views.memory import memory_context
 HISTORY_PAGE = 60
 
 
+def _count(rows: QuerySet) -> Coalesce:
+    """COUNT(*) of `rows` in a subquery per agent: two relations counted over one join make
+    messages x passages rows per agent."""
+    return Coalesce(Subquery(rows.order_by().annotate(n=Func(F("pk"), function="COUNT", output_field=IntegerField()))
+                             .values("n")), 0)
+
+
 @login_required
 @require_GET
 def agent_list(request):
-    agents = (request.user.agents.annotate(
-        message_count=Count("messages", filter=~Q(messages__kind=Message.Kind.SUMMARY), distinct=True),
-        passage_count=Count("passages", distinct=True)).order_by("-created_at"))
+    # as the agent's memory metadata counts them (memory.selectors.memory_counts): recall memory
+    # without summaries; archival memory with the passages of the finished documents of its sources
+    agent = OuterRef("pk")
+    documents = Passage.objects.filter(document__source__agents=agent, document__status=Document.Status.DONE)
+    agents = request.user.agents.annotate(
+        message_count=_count(Message.objects.filter(agent=agent).exclude(kind=Message.Kind.SUMMARY)),
+        passage_count=_count(Passage.objects.filter(agent=agent)) + _count(documents.exclude(agent=agent)),
+    ).order_by("-created_at")
     form = AgentCreateForm(owner=request.user)
     return render(request, "agents/list.html", {"agents": agents, "form": form})
 
@@ -81,7 +94,7 @@ def agent_page(request, agent_id: int):
 def agent_history(request, agent_id: int):
     """Older messages, loaded when the top of the chat scrolls into view."""
     agent = owned_agent(request, agent_id)
-    before = int(request.GET.get("before", 0) or 0)
+    before = id_param(request.GET.get("before"), "before")
     page = list(Message.objects.filter(agent=agent, pk__lt=before).order_by("-id")[:HISTORY_PAGE])[::-1]
     return render(request, "agents/detail.html#history", {
         "agent": agent, "turns": chat_turns(page, agent_id=agent.pk, oldest=len(page) < HISTORY_PAGE, newest=False),
@@ -97,7 +110,7 @@ def agent_send(request, agent_id: int):
         return render(request, "agents/detail.html#send-form", {"agent": agent, "form": form}, status=422)
     try:
         run = turn_enqueue(agent=agent, text=form.cleaned_data["text"])
-    except LLMNotConfigured as error:
+    except (LLMNotConfigured, ValueError) as error:  # ValueError: too long for the agent's context window
         form.add_error("text", str(error))
         return render(request, "agents/detail.html#send-form", {"agent": agent, "form": form}, status=422)
     return render(request, "agents/detail.html#sent", {"agent": agent, "form": MessageForm(), "run": run,

@@ -1,8 +1,6 @@
 """Core memory blocks in forms, their revisions, and the recall and archival browsers."""
 
 import difflib
-from datetime import datetime, time, timedelta, timezone
-
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -15,7 +13,7 @@ from memory.search import MessageScope, PassageScope
 from memory.selectors import message_list, message_search, passage_list, passage_search
 from memory.errors import BlockEditRefused, BlockLabelTaken
 from memory.services import block_create, passage_delete, passage_insert
-from playground.forms import BlockForm, PassageForm, RecallSearchForm
+from playground.forms import ArchivalSearchForm, BlockForm, PassageForm, RecallSearchForm, id_param
 from playground.views.access import owned_agent
 
 
@@ -62,7 +60,7 @@ def block_add(request, agent_id: int):
 def block_share(request, agent_id: int):
     """Attach a block that another of the user's agents has: both then read and edit the same block."""
     agent = owned_agent(request, agent_id)
-    block = get_object_or_404(Block, pk=request.POST.get("block"), owner=request.user)
+    block = get_object_or_404(Block, pk=id_param(request.POST.get("block"), "block"), owner=request.user)
     try:
         block_attach(block=block, agent=agent)
     except ValueError as error:
@@ -133,8 +131,7 @@ def recall_panel(request, agent_id: int):
     if form.is_valid() and any(form.cleaned_data.values()):
         searched = True
         data = form.cleaned_data
-        start = datetime.combine(data["start"], time.min, tzinfo=timezone.utc) if data["start"] else None
-        end = datetime.combine(data["end"] + timedelta(days=1), time.min, tzinfo=timezone.utc) if data["end"] else None
+        start, end = form.bounds()
         scope = MessageScope(agent_id=agent.pk, start=start, end=end)
         if data["q"]:
             results, ranked = message_search(scope=scope, query=data["q"], embedding_models=[agent.embedding_model],
@@ -144,14 +141,20 @@ def recall_panel(request, agent_id: int):
             messages = message_list(scope=scope)
             results, total = list(messages[:50]), messages.count()
     return render(request, "agents/detail.html#recall", {"agent": agent, "recall_form": form, "results": results,
-                                                          "total": total, "searched": searched})
+                                                          "total": total, "searched": searched},
+                  status=422 if form.errors else 200)
 
 
 @login_required
 @require_GET
 def archival_panel(request, agent_id: int):
     agent = owned_agent(request, agent_id)
-    query = request.GET.get("q", "").strip()[:500]
+    form = ArchivalSearchForm(request.GET)
+    if not form.is_valid():  # a NUL character, say: the search box shows why
+        return render(request, "agents/detail.html#archival", {
+            "agent": agent, "passages": [], "total": 0, "q": "", "passage_form": PassageForm(),
+            "search_error": " ".join(form.errors["q"])}, status=422)
+    query = form.cleaned_data["q"]
     if query:
         passages, ranked = passage_search(scope=PassageScope(agent_id=agent.pk), query=query,
                                           embedding_models=[agent.embedding_model], page_size=20)

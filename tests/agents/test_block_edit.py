@@ -75,3 +75,21 @@ def test_every_agent_with_the_block_hears_of_the_change_and_has_its_memory_marke
     assert all(a.memory_edited_at for a in Agent.objects.filter(pk__in=[sam.pk, kit.pk]))
     block_edit(block_id=shared.pk, fields={"value": "Ship on Friday"})  # no change: no revision, no event
     assert len([e for _, e in published if e["type"] == "memory_change"]) == 2
+
+
+def test_the_database_itself_refuses_two_blocks_with_one_label_on_an_agent():
+    from django.db import IntegrityError, transaction
+
+    from memory.models import BlockAttachment
+    from memory.services import block_write
+
+    agent = make_agent()
+    notes, todo = make_block(agent=agent, label="notes"), make_block(agent=agent, label="todo")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        BlockAttachment.objects.filter(block=todo).update(label="notes")
+    # a rename that skips the services' friendly check still meets the constraint
+    with pytest.raises(BlockLabelTaken):
+        block_write(block_id=todo.pk, actor="user", change=lambda block: {"label": "notes"})
+    assert Block.objects.get(pk=todo.pk).label == "todo" and Block.objects.get(pk=notes.pk).label == "notes"
+    block_edit(block_id=todo.pk, fields={"label": "plans"})
+    assert list(BlockAttachment.objects.filter(agent=agent).order_by("id").values_list("label", flat=True)) == ["notes", "plans"]

@@ -89,3 +89,10 @@ def test_an_over_long_result_is_cut_to_fit_the_window(run, fake_llm):
     assert result.status == "completed"
     [found] = results_of(fake_llm.chat_requests()[1])
     assert len(found["message"]) < 4200 and "more characters cut" in found["message"]
+
+
+def test_no_step_starts_past_the_turns_deadline(run, fake_llm):
+    fake_llm.responder = lambda request: tool_call("archival_memory_search", {"query": "x", "request_heartbeat": True})
+    result, store, _ = run(Event("user_message", "loop"), deadline_seconds=0.0)
+    assert (result.status, result.steps) == ("failed", 1) and "deadline of 0 s" in result.error
+    assert len(fake_llm.chat_requests()) == 1 and [m.role for m in store.messages][-2:] == ["tool", "user"]

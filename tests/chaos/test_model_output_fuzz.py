@@ -61,7 +61,9 @@ def model_output(rng: random.Random) -> Response:
 def test_a_thousand_odd_model_outputs_leave_every_agent_answering(llm, celery_worker):
     rng = random.Random(20261129)
     owner = make_user()
-    agents = [agent_create(owner=owner, name=f"fuzz {n}", persona="I am a fuzzed agent.", human="") for n in range(AGENTS)]
+    # embedded by the scripted server: the local model would spend the minutes this test is not about
+    agents = [agent_create(owner=owner, name=f"fuzz {n}", persona="I am a fuzzed agent.", human="",
+                           embedding_model="openai/text-embedding-3-small") for n in range(AGENTS)]
     served = {"outputs": 0, "kinds": set()}
 
     def answer(request: dict) -> Response:

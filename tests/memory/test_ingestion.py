@@ -3,6 +3,7 @@ re-run, attach and detach, and hybrid search over what was ingested. Sniffing, p
 alone: test_parsing.py."""
 
 import os
+import zlib
 
 import pytest
 
@@ -17,6 +18,7 @@ from memory.services import (document_add, document_cancel, document_delete, doc
 from tests.factories import make_agent, make_user
 from tests.memory.documents import (encrypted_pdf, image_only_pdf, make_pdf, png_bytes, sentences, uploaded,
                                     zip_bytes)
+from tests.memory.test_parsing import CMAP, bomb_pdf, raw_pdf
 
 MODEL = "local/all-MiniLM-L6-v2"
 pytestmark = pytest.mark.django_db
@@ -109,6 +111,31 @@ def test_a_pdf_locked_only_by_an_owner_password_opens(source):
     document = ingest(source.owner, source, "protected.pdf", encrypted_pdf(["Readable by anyone."], user_password=""))
     assert document.status == "done"
     assert Passage.objects.get(document=document).text == "Readable by anyone."
+
+
+def test_a_pdf_whose_text_holds_nul_characters_or_lone_surrogates_is_stored_without_them(source):
+    nul = raw_pdf(zlib.compress(b"BT /F1 12 Tf 72 700 Td (Valve\\000 seven is open.) Tj ET"))
+    document = ingest(source.owner, source, "nul.pdf", nul)
+    assert (document.status, document.error) == ("done", "")
+    assert Passage.objects.get(document=document).text == "Valve seven is open."
+    broken = raw_pdf(zlib.compress(b"BT /F1 12 Tf 72 700 Td (\\003\\001\\003) Tj ET"), to_unicode=CMAP)
+    document = ingest(source.owner, source, "surrogate.pdf", broken)
+    assert (document.status, Passage.objects.get(document=document).text) == ("done", "AA")
+
+
+def test_a_decompression_bomb_ends_in_error_with_no_passages(source):
+    document = ingest(source.owner, source, "bomb.pdf", bomb_pdf())
+    assert (document.status, document.error) == (
+        "error", "page 1: a compressed stream expands past 75 MB (a decompression bomb?)")
+    assert not Passage.objects.filter(document=document).exists()
+
+
+def test_a_stored_file_that_went_missing_ends_in_an_error_that_names_no_path_on_the_server(source, media):
+    document = document_add(owner=source.owner, source=source, file=uploaded("notes.txt", b"Some notes."))
+    os.remove(document.file.path)
+    document = document_ingest(document_id=document.pk)
+    assert document.status == "error" and document.error.endswith(": No such file or directory")
+    assert "/" not in document.error  # the error is shown to the user: no path of the media folder
 
 
 def test_a_file_over_the_size_limit_is_not_stored_and_ends_in_error(source, settings):

@@ -84,3 +84,82 @@ def test_secret_key_is_generated_once_and_kept(tmp_path):
                            timeout=60).stdout.strip() for _ in range(2)]
     assert len(keys[0]) >= 50 and keys[0] == keys[1]
     assert (tmp_path / "secret_key").read_text() == keys[0]
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@pytest.fixture
+def open_umask(monkeypatch):
+    """The loosest umask, and no chmod: a file is private only if it was created so (one created
+    readable and narrowed afterwards could be read in between)."""
+    import pathlib
+
+    monkeypatch.setattr(os, "chmod", lambda *args, **kwargs: None)
+    monkeypatch.setattr(pathlib.Path, "chmod", lambda *args, **kwargs: None)
+    previous = os.umask(0)
+    yield
+    os.umask(previous)
+
+
+def test_secret_key_file_is_private_from_the_start_and_processes_starting_together_share_one(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"} | {"PLAYGROUND_DATA_DIR": str(tmp_path)}
+    # with the loosest umask and no chmod, a file is private only if it was created so
+    code = ("import os, pathlib; os.umask(0); os.chmod = pathlib.Path.chmod = lambda *a, **k: None; "
+            "import playground.settings as s; print(s.SECRET_KEY)")
+    processes = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+                 for _ in range(4)]
+    keys = {process.communicate(timeout=60)[0].strip() for process in processes}
+    assert len(keys) == 1 and len(keys.pop()) >= 50
+    assert _mode(tmp_path / "secret_key") == 0o600
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".secret_key")]  # nothing left aside
+
+
+def test_write_private_creates_owner_only_files_and_keeps_or_replaces_them(tmp_path, open_umask):
+    from playground.embedded import write_private
+
+    path = tmp_path / "secret"
+    assert write_private(path, "first") is True
+    assert _mode(path) == 0o600 and path.read_text() == "first"
+    assert write_private(path, "second") is False and path.read_text() == "first"
+    assert write_private(path, "third", replace=True) is True
+    assert _mode(path) == 0o600 and path.read_text() == "third"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret"]
+
+
+def test_write_private_narrows_a_file_an_older_version_left_readable(tmp_path):
+    from playground.embedded import write_private
+
+    path = tmp_path / "secret"
+    path.write_text("old")
+    path.chmod(0o644)
+    assert write_private(path, "new") is False
+    assert _mode(path) == 0o600 and path.read_text() == "old"
+
+
+@pytest.mark.django_db
+def test_the_admin_password_file_is_private(tmp_path, open_umask):
+    from playground.services import admin_user_ensure
+
+    (tmp_path / "admin_password").write_text("admin old\n")  # from a database since reset
+    (tmp_path / "admin_password").chmod(0o644)
+    password = admin_user_ensure(data_dir=tmp_path)
+    assert (tmp_path / "admin_password").read_text() == f"admin {password}\n"
+    assert _mode(tmp_path / "admin_password") == 0o600
+
+
+def test_embedded_redis_keeps_its_data_and_log_private(tmp_path):
+    from playground import embedded
+
+    services = embedded.Embedded(tmp_path / "data")
+    previous = os.umask(0o022)  # the usual one: files readable by everyone unless created otherwise
+    try:
+        assert embedded.ensure_running(services, postgres=False, redis=True) == ["redis"]
+    finally:
+        os.umask(previous)
+    try:
+        assert _mode(services.redis_dir) == 0o700
+        assert _mode(services.data_dir / "redis.log") == 0o600
+    finally:
+        embedded.stop(services)

@@ -51,3 +51,69 @@ def test_another_users_agent_refuses_the_websocket(redis_available):
         return connected, code
 
     assert async_to_sync(scenario)() == (False, 4403)
+
+
+def logged_in(user) -> tuple[Client, list[tuple[bytes, bytes]]]:
+    """A browser's session: its client (to log out with) and the headers its websockets send."""
+    client = Client()
+    client.force_login(user)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    return client, [(b"cookie", cookie.encode()), (b"origin", b"http://127.0.0.1")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_logging_out_closes_that_sessions_websockets_with_4401_and_keeps_the_other_sessions(redis_available):
+    from memory.services import source_create
+
+    agent = make_agent()
+    source = source_create(owner=agent.owner, name="docs")
+    browser, headers = logged_in(agent.owner)
+    phone, phone_headers = logged_in(agent.owner)  # the same user, logged in elsewhere
+
+    async def scenario():
+        chat = WebsocketCommunicator(application, f"/ws/agents/{agent.pk}/?format=json", headers=headers)
+        progress = WebsocketCommunicator(application, f"/ws/sources/{source.pk}/", headers=headers)
+        elsewhere = WebsocketCommunicator(application, f"/ws/agents/{agent.pk}/?format=json", headers=phone_headers)
+        for communicator in (chat, progress, elsewhere):
+            assert (await communicator.connect())[0]
+        response = await sync_to_async(browser.post)("/logout/")
+        assert response.status_code == 302
+        closed = [await chat.receive_output(timeout=5), await progress.receive_output(timeout=5)]
+        await sync_to_async(publish)(agent.pk, events.error(run_id=7, message="after the logout"))
+        still = await elsewhere.receive_json_from(timeout=5)
+        assert await chat.receive_nothing(timeout=0.3)  # nothing streams to the closed socket
+        for communicator in (chat, progress, elsewhere):
+            await communicator.disconnect()
+        return closed, still
+
+    closed, still = async_to_sync(scenario)()
+    assert closed == [{"type": "websocket.close", "code": 4401}] * 2
+    assert still["message"] == "after the logout"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_websocket_needs_a_live_login(redis_available):
+    agent = make_agent()
+    browser, headers = logged_in(agent.owner)
+    browser.logout()
+
+    async def connect(app, path, **scope):
+        communicator = WebsocketCommunicator(app, path, headers=headers)
+        communicator.scope.update(scope)
+        connected, code = await communicator.connect()
+        await communicator.disconnect()
+        return connected, code
+
+    # the cookie of a session that logged out
+    assert async_to_sync(connect)(application, f"/ws/agents/{agent.pk}/") == (False, 4401)
+    # a logout between the login being read and the socket joining its user's group: the session is gone
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from playground.consumers import AgentConsumer
+
+    gone = SessionStore()
+    gone.create()
+    gone.delete()
+    assert async_to_sync(connect)(AgentConsumer.as_asgi(), f"/ws/agents/{agent.pk}/", user=agent.owner,
+                                  session=SessionStore(session_key=gone.session_key),
+                                  url_route={"kwargs": {"agent_id": agent.pk}}) == (False, 4401)

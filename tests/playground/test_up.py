@@ -2,10 +2,12 @@
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -14,7 +16,19 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.helpers import wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def data_dir():
+    """A data directory outside pytest's own temporary directory: the embedded PostgreSQL runs as
+    another user, who must pass through its parents, and every pytest session that starts makes
+    /tmp/pytest-of-<user> private again."""
+    base = Path(tempfile.mkdtemp(prefix="playground-up-"))
+    yield base / "data"
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def free_port() -> int:
@@ -83,16 +97,15 @@ def processes_using(data_dir: Path, socket_dir: Path) -> list[psutil.Process]:
     return found
 
 
-def test_up_serves_turns_green_stops_cleanly_and_keeps_data(tmp_path):
+def test_up_serves_turns_green_stops_cleanly_and_keeps_data(data_dir):
     from playground.embedded import Embedded
 
-    data_dir = tmp_path / "data"
     socket_dir = Embedded(data_dir.resolve()).socket_dir
 
     first = Up(data_dir)
     try:
         health = first.wait_healthy()
-        assert health == {"status": "ok", "database": "ok", "redis": "ok", "worker": "ok"}
+        assert health == {"status": "ok"}  # anonymous: no details (staff see each service)
         children = psutil.Process(first.process.pid).children(recursive=True)
         assert len(children) >= 2  # the worker and daphne
         manage(data_dir, "from django.contrib.auth.models import User; User.objects.create_user('kept')")
@@ -115,3 +128,55 @@ def test_up_serves_turns_green_stops_cleanly_and_keeps_data(tmp_path):
     assert names == "['admin', 'kept']"
     assert "created user 'admin'" not in second.output()  # the password is printed once only
     assert processes_using(data_dir, socket_dir) == []
+
+
+def test_a_process_that_keeps_dying_at_once_waits_longer_each_time_and_briefly_after_a_steady_run():
+    from playground.management.commands.up import MAX_DELAY, STEADY_SECONDS, Child
+
+    child = Child(command=[])
+    assert [child.died(now=child.started + 0.5) for _ in range(7)] == [1, 2, 4, 8, 16, MAX_DELAY, MAX_DELAY]
+    child.started = 1000.0  # started again, and it ran a while
+    assert child.died(now=child.started + STEADY_SECONDS) == 1
+    child.started = 2000.0
+    assert child.died(now=child.started + 0.5) == 2
+
+
+def child_pid(up: Up, module: str) -> int | None:
+    """The pid of up's child running `python -m <module>`, if one is alive."""
+    for process in psutil.Process(up.process.pid).children():
+        try:
+            if f"-m {module}" in " ".join(process.cmdline()) and process.status() != psutil.STATUS_ZOMBIE:
+                return process.pid
+        except psutil.NoSuchProcess:
+            pass
+    return None
+
+
+def started_again(up: Up, module: str, old: int) -> int:
+    return wait_until(lambda: (pid := child_pid(up, module)) not in (None, old) and pid, timeout=30,
+                      message=f"a new {module} process:\n{up.output()}")
+
+
+def test_up_starts_a_killed_worker_or_web_process_again(data_dir):
+    from playground.embedded import Embedded
+
+    up = Up(data_dir)
+    try:
+        up.wait_healthy()
+        worker, web = child_pid(up, "celery"), child_pid(up, "daphne")
+        os.kill(worker, signal.SIGKILL)
+        os.kill(web, signal.SIGKILL)
+        worker = started_again(up, "celery", worker)
+        started_again(up, "daphne", web)
+        # killed again before it could even start: the next start waits twice as long, not a tight loop
+        os.kill(worker, signal.SIGKILL)
+        started_again(up, "celery", worker)
+        assert manage(data_dir, "from playground.tasks import ping; print(ping.delay().get(timeout=60))") == "pong"
+        assert up.wait_healthy(timeout=60) == {"status": "ok"}
+    finally:
+        code = up.terminate()
+    output = up.output()
+    assert code == 0, output
+    assert "worker exited with -9 after" in output and "web exited with -9 after" in output
+    assert output.count("starting it again in 1 s") == 2 and output.count("starting it again in 2 s") == 1, output
+    assert processes_using(data_dir, Embedded(data_dir.resolve()).socket_dir) == []  # Ctrl-C still stops all

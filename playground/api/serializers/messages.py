@@ -2,11 +2,13 @@
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
 from agents.models import Run
 from playground.api import letta
-from playground.api.serializers.common import MAX_TEXT, ListQuery, ids_field
+from playground.api.errors import PayloadTooLarge
+from playground.api.serializers.common import ListQuery, ids_field
 
 
 class MessageListQuery(ListQuery):
@@ -58,9 +60,15 @@ class MessageSend(serializers.Serializer):
             raise serializers.ValidationError({"messages": ["Give the user's message in messages or input."]})
         if not text.strip():
             raise serializers.ValidationError({"messages": ["The message is empty."]})
-        if "\x00" in text or len(text) > MAX_TEXT:
-            raise serializers.ValidationError({"messages": ["The message has a NUL character or is too long."]})
+        # (a NUL character or a lone surrogate never gets here: views.base.TextJSONParser refuses the body)
+        if len(text) > settings.MESSAGE_MAX_CHARS:
+            raise PayloadTooLarge(f"The message has {len(text)} characters; the limit is {settings.MESSAGE_MAX_CHARS} "
+                                  "(MESSAGE_MAX_CHARS).", code="message_too_long")
         attrs["text"] = text
+        # Letta's offline threading id: a client's retry sends the message with the same one, so it
+        # serves as the Idempotency-Key when no header gives one
+        otid = messages[0].get("otid") if given is None else None
+        attrs["otid"] = otid if isinstance(otid, str) and 0 < len(otid) <= 255 else None
         return attrs
 
 

@@ -80,7 +80,7 @@ class StepOut(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
     def get_model_endpoint(self, step: Step) -> str | None:
-        return settings.OPENAI_BASE_URL or None
+        return letta.public_endpoint(settings.OPENAI_BASE_URL) if settings.OPENAI_BASE_URL else None
 
     def get_total_tokens(self, step: Step) -> int | None:
         if step.prompt_tokens is None and step.completion_tokens is None:

@@ -18,7 +18,7 @@ from playground.api import serializers as s
 from playground.api.errors import PayloadTooLarge
 from playground.api.ids import from_id, from_ids, to_id
 from playground.api.selectors import agents_matching, agents_of, owned
-from playground.api.views.base import ApiView, body, listed, query
+from playground.api.views.base import ApiView, body, listed, not_text, query
 
 TAG = ["agents"]
 MAX_AGENT_FILE = 50 * 1024 * 1024
@@ -103,6 +103,7 @@ class AgentExport(ApiView):
 
 class AgentImport(ApiView):
     parser_classes = [MultiPartParser, FormParser]
+    accepts_uploads = True  # its body may be as large as a document (playground.middleware)
 
     @extend_schema(tags=TAG, summary="Import agents from an agent file", request={"multipart/form-data": s.ImportForm},
                    responses=s.ImportOut)
@@ -114,6 +115,9 @@ class AgentImport(ApiView):
             data = json.loads(form["file"].read())
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise serializers.ValidationError({"file": [f"Not a JSON agent file: {error}"]}) from None
+        if (where := not_text(data)) is not None:  # as TextJSONParser refuses in a request body
+            raise serializers.ValidationError({"file": [f"{where or 'The file'} holds a NUL character or a lone "
+                                                        "surrogate, which text cannot hold."]})
         name = form.get("name") or form.get("override_name")
         parsed = agent_file_read(data, name=name, strip_messages=form["strip_messages"],
                                  model=form.get("model") or form.get("override_model_handle"),

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from rest_framework import serializers
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -27,9 +27,48 @@ class AlwaysJson(DefaultContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
+class TextJSONParser(JSONParser):
+    """JSON whose every string is text PostgreSQL can store. A NUL character, or a lone surrogate
+    ("\\ud800" is valid JSON but no Unicode text), anywhere in the body is refused with 400, not
+    cleaned away: the caller would not get back what it sent. (Query strings and forms are decoded
+    by Django, which replaces invalid bytes; their CharFields refuse NUL characters.)"""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+        data = super().parse(stream, media_type, parser_context)
+        if (where := not_text(data)) is not None:
+            raise ParseError(f"JSON parse error - {where or 'the body'} holds a NUL character or a lone surrogate, "
+                             "which text cannot hold.")
+        return data
+
+
+def not_text(data: Any) -> str | None:
+    """Where in `data` a string (or a key) holds a NUL or a lone surrogate: "messages.0.content", or None."""
+    stack = [("", data)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not _storable(key):
+                    return where or "a key"
+                stack.append((f"{where}.{key}" if where else key, item))
+        elif isinstance(value, list):
+            stack.extend((f"{where}.{index}" if where else str(index), item) for index, item in enumerate(value))
+        elif isinstance(value, str) and not _storable(value):
+            return where
+    return None
+
+
+def _storable(text: str) -> bool:
+    try:
+        text.encode("utf-8")  # fails on a lone surrogate
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
 class ApiView(APIView):
     renderer_classes = [JSONRenderer]
-    parser_classes = [JSONParser]
+    parser_classes = [TextJSONParser]
     content_negotiation_class = AlwaysJson
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:

@@ -72,6 +72,7 @@ class FolderFiles(ApiView):
 
 class FolderUpload(ApiView):
     parser_classes = [MultiPartParser, FormParser]
+    accepts_uploads = True  # its body may be as large as a document (playground.middleware)
 
     @extend_schema(tags=TAG, summary="Upload a file (PDF, text, markdown) to a folder; it is processed in the background",
                    request={"multipart/form-data": s.FileUpload}, responses=s.FileOut)

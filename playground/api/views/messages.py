@@ -1,7 +1,8 @@
 """Recall memory and turns: list an agent's messages, send one (wait, stream, or get a run to
 poll), cancel, reset; search messages."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -22,9 +23,24 @@ STREAM = OpenApiResponse(description="Server-Sent Events: `data: <Letta message 
                                      "ping), then stop_reason and usage_statistics, then `data: [DONE]`.")
 
 
+IDEMPOTENCY_KEY = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False, description=(
+    "A retry with the same key gets the first request's turn (its answer or stream) instead of a second turn."))
+
+
 def _options(data: dict) -> dict:
     return {name: data.get(name) for name in ("include_return_message_types", "use_assistant_message",
                                                "include_compaction_messages", "include_pings")}
+
+
+def _idempotency_key(request: Request, data: dict) -> str | None:
+    """The Idempotency-Key header (or the message's otid): a retry with the same key gets the first
+    request's run, its answer or its stream, and queues no second turn."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return data["otid"]
+    if not key.strip() or len(key) > 255:
+        raise ValidationError({"Idempotency-Key": ["A key of 1 to 255 characters."]})
+    return key.strip()
 
 
 class AgentMessages(ApiView):
@@ -39,31 +55,35 @@ class AgentMessages(ApiView):
             convert=lambda row: letta.from_messages([row], types=types, use_assistant_message=assistant)))
 
     @extend_schema(tags=TAG, summary="Send a message and get the turn's messages (or, with streaming: true, its events)",
-                   request=s.MessageSend, responses={200: s.LettaResponseOut, 503: OpenApiResponse(
+                   parameters=[IDEMPOTENCY_KEY], request=s.MessageSend, responses={200: s.LettaResponseOut, 503: OpenApiResponse(
                        description="No LLM is configured.")})
     def post(self, request: Request, agent_id: str):
         agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
         data = body(request, s.MessageSend)
+        key = _idempotency_key(request, data)
         if data["streaming"]:
-            return turn_stream(agent, data["text"], _options(data))
-        return turn_answer(turn_enqueue(agent=agent, text=data["text"]), _options(data), wait_seconds(agent))
+            return turn_stream(agent, data["text"], _options(data), idempotency_key=key)
+        run = turn_enqueue(agent=agent, text=data["text"], idempotency_key=key)
+        return turn_answer(run, _options(data), wait_seconds(agent))
 
 
 class AgentMessagesStream(ApiView):
-    @extend_schema(tags=TAG, summary="Send a message and stream the turn's events", request=s.MessageSend,
-                   responses={200: STREAM})
+    @extend_schema(tags=TAG, summary="Send a message and stream the turn's events", parameters=[IDEMPOTENCY_KEY],
+                   request=s.MessageSend, responses={200: STREAM})
     def post(self, request: Request, agent_id: str):
         agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
         data = body(request, s.MessageSend)
-        return turn_stream(agent, data["text"], _options(data))
+        return turn_stream(agent, data["text"], _options(data), idempotency_key=_idempotency_key(request, data))
 
 
 class AgentMessagesAsync(ApiView):
-    @extend_schema(tags=TAG, summary="Send a message and get the run to poll", request=s.MessageSend, responses=s.RunOut)
+    @extend_schema(tags=TAG, summary="Send a message and get the run to poll", parameters=[IDEMPOTENCY_KEY],
+                   request=s.MessageSend, responses=s.RunOut)
     def post(self, request: Request, agent_id: str) -> Response:
         agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
         data = body(request, s.MessageSend)
-        return Response(s.RunOut(turn_enqueue(agent=agent, text=data["text"])).data)
+        run = turn_enqueue(agent=agent, text=data["text"], idempotency_key=_idempotency_key(request, data))
+        return Response(s.RunOut(run).data)
 
 
 class AgentMessagesCancel(ApiView):

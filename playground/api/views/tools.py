@@ -46,7 +46,7 @@ class ModelList(ApiView):
             return Response([])
         name = model_name("")
         return Response([{"handle": letta.model_handle(""), "name": name, "model": name, "display_name": name,
-                          "model_endpoint_type": "openai", "model_endpoint": settings.OPENAI_BASE_URL or None,
+                          "model_endpoint_type": "openai", "model_endpoint": letta.public_endpoint(settings.OPENAI_BASE_URL),
                           "provider_type": "openai", "provider_name": "openai", "model_type": "llm",
                           "context_window": settings.AGENT_CONTEXT_WINDOW,
                           "max_context_window": settings.AGENT_CONTEXT_WINDOW}])

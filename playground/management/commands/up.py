@@ -1,4 +1,5 @@
-"""Start everything the playground needs on one machine, and stop it all on Ctrl-C/SIGTERM."""
+"""Start everything the playground needs on one machine, keep the worker and the web process
+running (a dead one is started again), and stop it all on Ctrl-C/SIGTERM."""
 
 import os
 import signal
@@ -6,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.management import call_command
@@ -15,6 +17,28 @@ from playground import embedded
 from playground.services import admin_user_ensure
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+FIRST_DELAY, MAX_DELAY = 1.0, 30.0  # seconds before a dead process starts again: doubled at each death
+STEADY_SECONDS = 60.0  # a process that ran this long had recovered: its next restart waits FIRST_DELAY again
+
+
+@dataclass
+class Child:
+    """A process `up` keeps running, and when it may start again after dying."""
+
+    command: list[str]
+    process: subprocess.Popen | None = None
+    started: float = 0.0
+    delay: float = FIRST_DELAY
+    restart_at: float | None = None
+
+    def died(self, now: float) -> float:
+        """Plan the restart of a process that has just been found dead; returns the wait. One that
+        keeps dying at once waits longer each time (no tight loop); one that ran a while, briefly."""
+        if now - self.started >= STEADY_SECONDS:
+            self.delay = FIRST_DELAY
+        wait, self.delay = self.delay, min(self.delay * 2, MAX_DELAY)
+        self.restart_at = now + wait
+        return wait
 
 
 class Command(BaseCommand):
@@ -34,40 +58,41 @@ class Command(BaseCommand):
         started = embedded.ensure_running(settings.EMBEDDED, **embedded.needed())
         for name in started:
             self.log("up", f"started embedded {name} in {settings.DATA_DIR}")
-        children: dict[str, subprocess.Popen] = {}
+        children: dict[str, Child] = {}
         try:
             call_command("migrate", interactive=False, verbosity=0)
             password = admin_user_ensure(data_dir=settings.DATA_DIR)
             if password:
                 self.log("up", f"created user 'admin' with password {password}  (also in {settings.DATA_DIR / 'admin_password'})")
             if not self.stopping:
-                children = self.start_children(host, port, concurrency)
+                children = self.children(host, port, concurrency)
+                for name, child in children.items():
+                    self.start(name, child)
                 self.log("up", f"playground at http://{host}:{port}/  (Ctrl-C stops everything)")
-                self.wait(children)
+                self.supervise(children)
         finally:
             self.stop_children(children)
             for name in embedded.stop(settings.EMBEDDED) if started else []:
                 self.log("up", f"stopped embedded {name}")
         self.log("up", "stopped")
 
-    def start_children(self, host: str, port: int, concurrency: int) -> dict[str, subprocess.Popen]:
+    def children(self, host: str, port: int, concurrency: int) -> dict[str, Child]:
         # WORKER_CONCURRENCY too: the worker sizes its database pool by it
-        env = {**os.environ, "PLAYGROUND_DATA_DIR": str(settings.DATA_DIR), "PYTHONUNBUFFERED": "1",
-               "WORKER_CONCURRENCY": str(concurrency)}
-        commands = {
-            "worker": [sys.executable, "-m", "celery", "-A", "playground", "worker", "--loglevel", "INFO",
-                       "--pool", "threads", "--concurrency", str(concurrency), "--without-gossip", "--without-mingle",
-                       "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "-n", f"worker-{os.getpid()}@%h"],
-            "web": [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "playground.asgi:application"],
+        self.env = {**os.environ, "PLAYGROUND_DATA_DIR": str(settings.DATA_DIR), "PYTHONUNBUFFERED": "1",
+                    "WORKER_CONCURRENCY": str(concurrency)}
+        return {
+            "worker": Child([sys.executable, "-m", "celery", "-A", "playground", "worker", "--loglevel", "INFO",
+                             "--pool", "threads", "--concurrency", str(concurrency), "--without-gossip",
+                             "--without-mingle", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "-n", f"worker-{os.getpid()}@%h"]),
+            "web": Child([sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "playground.asgi:application"]),
         }
-        children = {}
-        for name, command in commands.items():
-            # a new session: a Ctrl-C in the terminal reaches only us, and we stop the children in order
-            child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     start_new_session=True, text=True, bufsize=1)
-            threading.Thread(target=self.relay, args=(name, child), daemon=True).start()
-            children[name] = child
-        return children
+
+    def start(self, name: str, child: Child) -> None:
+        # a new session: a Ctrl-C in the terminal reaches only us, and we stop the children in order
+        child.process = subprocess.Popen(child.command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                         start_new_session=True, text=True, bufsize=1)
+        child.started, child.restart_at = time.monotonic(), None
+        threading.Thread(target=self.relay, args=(name, child.process), daemon=True).start()
 
     def relay(self, name: str, child: subprocess.Popen) -> None:
         for line in child.stdout:
@@ -80,24 +105,43 @@ class Command(BaseCommand):
     def request_stop(self, signum, frame) -> None:
         self.stopping = True
 
-    def wait(self, children: dict[str, subprocess.Popen]) -> None:
+    def supervise(self, children: dict[str, Child]) -> None:
+        """Until asked to stop: a child that exits is started again, after its back-off."""
         while not self.stopping:
             time.sleep(0.2)
+            now = time.monotonic()
             for name, child in children.items():
-                if child.poll() is not None:
-                    self.log("up", f"{name} exited with {child.returncode}; stopping everything")
-                    return
+                if child.process.poll() is None or self.stopping:
+                    continue
+                if child.restart_at is None:
+                    _kill_group(child.process, signal.SIGKILL)  # whatever it left behind (its own children)
+                    wait = child.died(now)
+                    self.log("up", f"{name} exited with {child.process.returncode} after {now - child.started:.0f} s; "
+                                   f"starting it again in {wait:g} s")
+                elif now >= child.restart_at:
+                    self.start(name, child)
+                    self.log("up", f"{name} started again (pid {child.process.pid})")
 
-    def stop_children(self, children: dict[str, subprocess.Popen]) -> None:
+    def stop_children(self, children: dict[str, Child]) -> None:
         # the web first, so no new turn is queued, then the worker (which finishes its task)
         for name in ("web", "worker"):
             child = children.get(name)
-            if child is None or child.poll() is not None:
+            if child is None or child.process is None:
                 continue
-            os.killpg(child.pid, signal.SIGTERM)
+            if child.process.poll() is not None:  # dead (waiting for its restart): only what it left
+                _kill_group(child.process, signal.SIGKILL)
+                continue
+            _kill_group(child.process, signal.SIGTERM)
             try:
-                child.wait(timeout=20)
+                child.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.log("up", f"{name} did not stop in 20 s; killing it")
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
+                _kill_group(child.process, signal.SIGKILL)
+                child.process.wait()
+
+
+def _kill_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)  # its session's group: it was started as the leader of a new session
+    except ProcessLookupError:  # nothing left in it
+        pass
