@@ -119,6 +119,18 @@ def listed(queryset: QuerySet, params: dict, kind: str, *, newest_first: bool = 
                 limit=params.get("limit") or DEFAULT_LIMIT, ascending=_ascending(params, newest_first))
 
 
+def listed_in_order(rows: list, params: dict, kind: str) -> list:
+    """A page of a short list kept in its own order (not by id), after the same parameters: the
+    rows that follow `after`, or that precede `before`, in that order; none for a cursor not in it."""
+    if not _ascending(params, newest_first=False):
+        rows = rows[::-1]
+    for name, keep in (("after", lambda at: rows[at + 1:]), ("before", lambda at: rows[:at])):
+        if (cursor := _cursor(kind, params.get(name), name)) is not None:
+            ids = [row.pk for row in rows]
+            rows = keep(ids.index(cursor)) if cursor in ids else []
+    return rows[:params.get("limit") or DEFAULT_LIMIT]
+
+
 def listed_messages(queryset: QuerySet, params: dict, convert: Callable[[Any], list[dict]], *,
                     newest_first: bool = False) -> list[dict]:
     """A page of Letta messages. One stored message becomes several Letta messages sharing its id

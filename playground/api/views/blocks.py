@@ -13,7 +13,7 @@ from playground.api import serializers as s
 from playground.api.ids import from_id
 from playground.api.selectors import agent_block, agents_of, block_get, blocks_matching
 from playground.api.views.agents import agent_out
-from playground.api.views.base import ApiView, body, listed, query
+from playground.api.views.base import ApiView, body, listed, listed_in_order, query
 
 TAG = ["blocks"]
 
@@ -68,8 +68,8 @@ class AgentBlocks(ApiView):
                    responses=s.BlockOut(many=True))
     def get(self, request: Request, agent_id: str) -> Response:
         agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
-        query(request, s.ListQuery)  # validated; the blocks are few and keep their prompt order
-        return Response(s.BlockOut(agent_blocks(agent_id=agent.pk), many=True).data)
+        blocks = listed_in_order(agent_blocks(agent_id=agent.pk), query(request, s.ListQuery), "block")
+        return Response(s.BlockOut(blocks, many=True).data)
 
 
 class AgentBlock(ApiView):

@@ -103,6 +103,9 @@ def test_standalone_blocks_and_an_agents_blocks(api):
     state = api.sdk.agents.blocks.attach(block.id, agent_id=agent.id)
     assert [b.label for b in state.blocks] == ["human", "project"]
     assert [b.label for b in api.sdk.agents.blocks.list(agent.id).items] == ["human", "project"]
+    # the SDK's iterator follows `after` until a page is empty: the cursor must move it on
+    assert [b.label for b in api.sdk.agents.blocks.list(agent.id, limit=1)] == ["human", "project"]
+    assert [b.label for b in api.sdk.agents.blocks.list(agent.id, order="desc").items] == ["project", "human"]
     assert api.sdk.agents.blocks.retrieve("project", agent_id=agent.id).id == block.id
     assert [a.id for a in api.sdk.blocks.agents.list(block.id).items] == [agent.id]
     assert [b.id for b in api.sdk.blocks.list(connected_to_agents_count_gt=0, order="asc").items] == [
