@@ -5,6 +5,7 @@ from django.dispatch import receiver
 
 from memory import broadcast
 
+
 def user_group(user_id: int) -> str:
     """The channel-layer group every websocket of the user's joins."""
     return f"user-{user_id}"
