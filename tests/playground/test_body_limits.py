@@ -93,14 +93,15 @@ def written(pid: int) -> int:
 
 
 def temporary_files(pid: int) -> list[str]:
-    """The process's open files that are temporary: unlinked, or in the temporary directory."""
+    """The process's open temporary files: Twisted's are unlinked at once, Django's end in ".upload".
+    (Not "anything under /tmp": the checkout itself, and its logs, may be there.)"""
     found = []
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
             target = os.readlink(f"/proc/{pid}/fd/{fd}")
         except OSError:
             continue
-        if target.endswith("(deleted)") or target.startswith("/tmp/") or ".upload" in target:
+        if target.endswith("(deleted)") or target.endswith(".upload"):
             found.append(target)
     return found
 
@@ -158,7 +159,9 @@ def test_daphne_refuses_a_declared_length_over_the_limit_and_stores_none_of_it(l
     assert f"this one has {length} bytes".encode() in body
     if path.startswith("/v1/"):
         assert json.loads(body)["code"] == "too_large"
-    assert temporary == [] and written(pid) - before < 256 * 1024, sent
+    # no temporary file, and far less written than sent (wchar also counts the process's own sockets
+    # and logs, so it is a coarse second check)
+    assert temporary == [] and written(pid) - before < 1024 * 1024, sent
 
 
 def test_daphne_answers_before_the_body_when_the_client_expects_100_continue(live):

@@ -7,7 +7,7 @@ from agents.models import Agent, Step
 from agents.services import agent_create
 from memory.models import Block
 from tests.factories import make_user
-from tests.fake_llm import tool_call
+from tests.fake_llm import delay, tool_call
 from tests.helpers import log_in, screenshot
 
 XSS = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\">"
@@ -105,8 +105,9 @@ def test_the_inspector_shows_the_stored_breakdown_of_the_last_step(page, live_ll
 
 def test_the_open_inspector_follows_a_turn_from_its_events(page, live_llm):
     agent = agent_create(owner=make_user(), name="Sam", persona="I am Sam.", human="")
-    live_llm.enqueue(tool_call("send_message", {"message": "hello"},
-                               usage={"prompt_tokens": 1234, "completion_tokens": 5, "total_tokens": 1239}))
+    live_llm.enqueue(tool_call("conversation_search", {"query": "x", "request_heartbeat": True},
+                               usage={"prompt_tokens": 1234, "completion_tokens": 5, "total_tokens": 1239}),
+                     delay(2, tool_call("send_message", {"message": "hello"})))
     log_in(page, agent.owner)
     page.goto(f"/agents/{agent.pk}/")
     page.click(".tabs .tab:has-text('Context')")
@@ -115,8 +116,9 @@ def test_the_open_inspector_follows_a_turn_from_its_events(page, live_llm):
     before = int(page.locator("tr[data-tier=messages] td.now").inner_text())
     page.fill("#send-form textarea", "count this")
     page.keyboard.press("Enter")
-    page.wait_for_selector(".reported:has-text('1234')")  # the step's usage event, rendered without a query
-    step = Step.objects.get(agent=agent)
+    page.wait_for_selector(".reported:has-text('1234')")  # the first step's usage event, rendered without a query
+    assert page.locator("#status").inner_text() == "working…"  # so it came live, not from a reload at the end
+    step = Step.objects.get(agent=agent, index=0)
     assert int(page.locator("tr[data-tier=messages] td.last").inner_text()) == step.tokens["messages"]
     page.wait_for_selector("#status:has-text('idle')")
     # after the turn the next request is compiled again: it now holds the exchange
