@@ -103,7 +103,7 @@ class _Run:
         self.announce()
         size = max(document.size, document.file.size if document.file else 0)
         if size > settings.UPLOAD_MAX_BYTES:
-            raise IngestionError(f"file too large: {_megabytes(size)} (the limit is {_megabytes(settings.UPLOAD_MAX_BYTES)})")
+            raise IngestionError(too_large(size))
         if not document.file:
             raise IngestionError("no file is stored for this document: upload it again")
         self.embedder = get_embedder(settings.EMBEDDING_MODEL)
@@ -158,8 +158,14 @@ class _Run:
         self.save(chunks_embedded=document.chunks_embedded + len(batch))
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB"
+def too_large(size: int) -> str:
+    """Why a file over UPLOAD_MAX_BYTES is refused: in MB, or in bytes where MB to one decimal would
+    print the size and the limit alike ("0.1 MB (the limit is 0.1 MB)")."""
+    limit = settings.UPLOAD_MAX_BYTES
+    shown, most = (f"{n / (1024 * 1024):.1f} MB" for n in (size, limit))
+    if shown == most:
+        shown, most = f"{size:,} bytes", f"{limit:,} bytes"
+    return f"file too large: {shown} (the limit is {most})"
 
 
 def document_ingest(*, document_id: int, on_progress: Callable[[Document], None] | None = None,

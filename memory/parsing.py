@@ -73,8 +73,8 @@ def sniff(head: bytes, filename: str) -> str:
     named_pdf = PurePath(filename).suffix.lower() == ".pdf"
     what = "not a PDF although named .pdf" if named_pdf else "unsupported file type"
     expected = "upload a PDF, plain text or Markdown file"
-    if b"\x00" in head:
-        raise IngestionError(f"{what}{_looks_like(head)}: {expected}")
+    if b"\x00" in head:  # text never holds NUL: this is a binary file
+        raise IngestionError(f"{what}{_looks_like(head) or ' (it holds NUL bytes, so it is not text)'}: {expected}")
     try:
         # incremental, so that a character cut at the end of the sample is no error
         text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)

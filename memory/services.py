@@ -185,9 +185,10 @@ def document_add(*, owner, source: Source, file: UploadedFile | File | str | Pat
     filename = Path(filename).name[:255] or "document"
     document = Document(owner=owner, source=source, filename=filename, size=size)
     if size > settings.UPLOAD_MAX_BYTES:
-        limit = settings.UPLOAD_MAX_BYTES / (1024 * 1024)
+        from memory.ingestion import too_large
+
         document.status = Document.Status.ERROR
-        document.error = f"file too large: {size / (1024 * 1024):.1f} MB (the limit is {limit:.1f} MB)"
+        document.error = too_large(size)
         document.save()
         return document
     with transaction.atomic():

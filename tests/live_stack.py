@@ -69,7 +69,9 @@ class LiveStack:
         while time.monotonic() < deadline:
             assert self.processes["worker"].poll() is None, (self.logs / "worker.log").read_text()
             try:
-                if ping.apply_async(queue=self.queue, expires=5).get(timeout=5) == "pong":
+                # short waits: a worker starts consuming a moment after its process starts, and a test
+                # that kills it 20 times pays each second of this 20 times
+                if ping.apply_async(queue=self.queue, expires=2).get(timeout=0.5) == "pong":
                     return
             except Exception:  # celery's TimeoutError: not consuming yet
                 pass

@@ -9,6 +9,7 @@ import random
 from agents.engine.tools import TOOL_NAMES
 from agents.models import Run
 from agents.services import agent_create, turn_enqueue
+from memory.models import Passage
 from tests.factories import make_user
 from tests.fake_llm import Response, text, tool_call, tool_calls
 from tests.helpers import wait_until
@@ -63,7 +64,7 @@ def test_a_thousand_odd_model_outputs_leave_every_agent_answering(llm, celery_wo
     owner = make_user()
     # embedded by the scripted server: the local model would spend the minutes this test is not about
     agents = [agent_create(owner=owner, name=f"fuzz {n}", persona="I am a fuzzed agent.", human="",
-                           embedding_model="openai/text-embedding-3-small") for n in range(AGENTS)]
+                           embedding_model="openai/fake-embedding") for n in range(AGENTS)]
     served = {"outputs": 0, "kinds": set()}
 
     def answer(request: dict) -> Response:
@@ -90,6 +91,7 @@ def test_a_thousand_odd_model_outputs_leave_every_agent_answering(llm, celery_wo
     assert all("more than max_tokens allows" in error for error in errors), errors
     assert llm.refused == [], llm.refused[:3]
     assert {"text", "teleport", "send_message"} <= served["kinds"]
+    assert Passage.objects.filter(agent__in=agents).exists()  # the good calls among the odd ones took effect
 
     # every agent answers its next message, with a provider that checks the whole history
     llm.responder = lambda request: text("A summary.") if SUMMARY_MARK in request["messages"][0]["content"] else None

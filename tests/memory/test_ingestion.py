@@ -141,7 +141,7 @@ def test_a_stored_file_that_went_missing_ends_in_an_error_that_names_no_path_on_
 def test_a_file_over_the_size_limit_is_not_stored_and_ends_in_error(source, settings):
     settings.UPLOAD_MAX_BYTES = 2048
     document = document_add(owner=source.owner, source=source, file=uploaded("big.txt", b"word " * 1000))
-    assert document.status == "error" and document.error == "file too large: 0.0 MB (the limit is 0.0 MB)"
+    assert document.status == "error" and document.error == "file too large: 5,000 bytes (the limit is 2,048 bytes)"
     assert not document.file and document.size == 5000
     assert document_ingest(document_id=document.pk).status == "error"  # a stale task changes nothing
     # a file stored under an older, higher limit is refused by the pipeline too

@@ -40,7 +40,7 @@ def test_content_decides_the_type_and_the_name_only_tells_markdown_from_text():
     (png_bytes(), "picture.png", "unsupported file type (it looks like a PNG image)"),
     (zip_bytes(), "report.pdf", "not a PDF although named .pdf (it looks like a ZIP archive"),
     ("Latin-1 caf\u00e9 text".encode("latin-1"), "old.txt", "text must be UTF-8"),
-    (b"text\x00with a NUL", "odd.txt", "unsupported file type"),
+    (b"text\x00with a NUL", "odd.txt", "unsupported file type (it holds NUL bytes, so it is not text)"),
 ])
 def test_other_files_are_refused_with_a_clear_reason(head, name, message):
     with pytest.raises(IngestionError, match=re.escape(message)):
