@@ -1,6 +1,7 @@
 """Writes about agents and their turns."""
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -10,6 +11,7 @@ from agents import events
 from agents.engine import events as event
 from agents.engine import prompts
 from agents.engine.loop import Event, Turn, TurnSettings
+from agents.errors import IdempotencyKeyReused, MessageTooLong
 from agents.llm import (
     NOT_CONFIGURED,
     LLMNotConfigured,
@@ -70,9 +72,6 @@ def turn_enqueue(*, agent: Agent, trigger: str = Run.Trigger.USER_MESSAGE, text:
 
     With an `idempotency_key` (a client retrying one request), the agent's run queued with that key
     is returned instead of a second turn; the key sent with another message raises IdempotencyKeyReused."""
-    from django.db import IntegrityError
-
-    from agents.errors import IdempotencyKeyReused, MessageTooLong
     from agents.tasks import process_runs
 
     def queued_before(run: Run) -> Run:
@@ -401,8 +400,6 @@ def runs_sweep(*, requeue_after: float | None = None) -> dict[str, int]:
     than `requeue_after` seconds (RUNS_REQUEUE_AFTER_SECONDS) while nobody holds the lock lost its
     task message (Redis was down when it was queued, say); a duplicate message costs nothing, as a
     task for an agent whose lock is taken leaves at once."""
-    from datetime import timedelta
-
     from agents.tasks import process_runs
 
     if requeue_after is None:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from memory import embedding_queue
 from memory.embeddings import get_embedder
 from memory.errors import BlockLabelTaken, BlockLimitExceeded, UploadQuotaExceeded
+from memory.ingestion import too_large
 from memory.models import (
     Block,
     BlockAttachment,
@@ -185,8 +186,6 @@ def document_add(*, owner, source: Source, file: UploadedFile | File | str | Pat
     filename = Path(filename).name[:255] or "document"
     document = Document(owner=owner, source=source, filename=filename, size=size)
     if size > settings.UPLOAD_MAX_BYTES:
-        from memory.ingestion import too_large
-
         document.status = Document.Status.ERROR
         document.error = too_large(size)
         document.save()
