@@ -75,7 +75,12 @@ class Run(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["agent", "status", "id"])]
+        indexes = [
+            models.Index(fields=["agent", "status", "id"]),
+            # the runs sweep's (agents.services.runs_sweep): the few runs not finished, out of every run
+            models.Index(fields=["created_at"], name="run_unfinished",
+                         condition=models.Q(status__in=["queued", "running"])),
+        ]
         constraints = [models.UniqueConstraint(fields=["agent", "idempotency_key"], name="run_unique_idempotency_key",
                                                condition=models.Q(idempotency_key__isnull=False))]
 

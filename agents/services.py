@@ -109,6 +109,15 @@ def turn_enqueue(*, agent: Agent, trigger: str = Run.Trigger.USER_MESSAGE, text:
     return run
 
 
+def turn_withdraw(*, run: Run, reason: str) -> bool:
+    """Take back a queued turn that its sender cannot wait for (Redis went away as it was sent): it
+    ends cancelled with the reason, and frees its Idempotency-Key for the request sent again. False
+    if a worker has taken it already."""
+    return bool(Run.objects.filter(pk=run.pk, status=Run.Status.QUEUED).update(
+        status=Run.Status.CANCELLED, stop_reason=Run.StopReason.CANCELLED, error=reason, idempotency_key=None,
+        finished_at=timezone.now()))
+
+
 # The lock belongs to the database session: the runner keeps its connection from taking the lock
 # to letting go (none is given back to the pool in between, not even during LLM calls).
 def _try_lock(agent_id: int) -> bool:
@@ -145,11 +154,14 @@ def agent_runs_process(*, agent_id: int) -> int:
     return done
 
 
+INTERRUPTED = ("This turn was interrupted: its worker stopped, or lost the database, in the middle of it. What it "
+               "had done before is kept.")
+
+
 def _fail_interrupted_runs(agent_id: int) -> None:
     """Runs left "running" by a worker that died: we hold the lock, so nobody is running them."""
     for run in Run.objects.filter(agent_id=agent_id, status=Run.Status.RUNNING):
-        _finish(run, Run.Status.FAILED, Run.StopReason.ERROR, "The worker stopped in the middle of this turn; "
-                "what it had done before is kept.")
+        _finish(run, Run.Status.FAILED, Run.StopReason.ERROR, INTERRUPTED)
 
 
 def _finish(run: Run, status: str, stop_reason: str, error: str = "", *, steps: int = 0) -> None:
@@ -390,6 +402,14 @@ def block_delete(*, block: Block) -> None:
 # --- supervision: turns stranded by a worker that died or a task message that was lost ----------
 
 
+def runs_stranded(requeue_after: float):
+    """Runs that may have nobody to run them: every run "running", and the runs queued longer than
+    `requeue_after` seconds (through the partial index of unfinished runs)."""
+    waiting_since = timezone.now() - timedelta(seconds=requeue_after)
+    return (Run.objects.filter(status=Run.Status.RUNNING)
+            | Run.objects.filter(status=Run.Status.QUEUED, created_at__lt=waiting_since))
+
+
 def runs_sweep(*, requeue_after: float | None = None) -> dict[str, int]:
     """Fail the runs a dead worker left "running", and queue again the agents whose runs wait with
     no runner: {"failed": n, "requeued": n}. Every worker sweeps as it starts and then every
@@ -404,11 +424,8 @@ def runs_sweep(*, requeue_after: float | None = None) -> dict[str, int]:
 
     if requeue_after is None:
         requeue_after = settings.RUNS_REQUEUE_AFTER_SECONDS
-    waiting_since = timezone.now() - timedelta(seconds=requeue_after)
-    stranded = (Run.objects.filter(status=Run.Status.RUNNING)
-                | Run.objects.filter(status=Run.Status.QUEUED, created_at__lt=waiting_since))
     failed = requeued = 0
-    for agent_id in sorted(set(stranded.values_list("agent_id", flat=True))):
+    for agent_id in sorted(set(runs_stranded(requeue_after).values_list("agent_id", flat=True))):
         if not _try_lock(agent_id):
             continue  # its runner is at work, and its loop takes the queued runs
         try:

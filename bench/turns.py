@@ -40,7 +40,7 @@ def main() -> None:
     from agents.models import Run
     from agents.services import agent_create, messages_reset, run_execute
     from memory.tokens import tokenizer_for_model
-    from playground.tasks import ping
+    from playground.health import worker_answers
     from tests.agents.in_memory_store import InMemoryStore, make_state
 
     queue = "bench-turns"
@@ -94,7 +94,7 @@ def main() -> None:
             samples["api"].append(timed(api_turn))
             samples["db"].append(timed(db_turn))
             samples["engine"].append(timed(engine_turn))
-            samples["celery"].append(timed(lambda: ping.apply_async(queue=queue).get(timeout=10)))
+            samples["celery"].append(timed(lambda: worker_answers(10, queue=queue)))
             samples["channel"].append(timed(channel_round_trip))
         floor_p50 = 2 * median(samples["celery"]) + pushes * median(samples["channel"]) / 2
 

@@ -1,13 +1,18 @@
 """Writes to the memory tiers. Each function commits on its own."""
 
+import logging
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
+
+import kombu.exceptions
+import redis.exceptions
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -27,6 +32,10 @@ from memory.models import (
 from memory.search import ensure_index
 
 EDITABLE_BLOCK_FIELDS = ("label", "description", "value", "limit", "read_only")
+
+logger = logging.getLogger(__name__)
+# what Redis (or Celery's publishing through it) raises when it cannot be reached
+REDIS_UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, kombu.exceptions.OperationalError)
 
 
 def block_create(*, owner, label: str, value: str = "", limit: int = 5000, description: str = "",
@@ -100,8 +109,12 @@ def messages_embed_later(*, messages: list[Message]) -> None:
 def _embed_soon(message_ids: list[int]) -> None:
     from memory.tasks import embed_waiting_messages
 
-    if embedding_queue.add(message_ids):
-        embed_waiting_messages.apply_async(countdown=settings.EMBED_BATCH_SECONDS)
+    try:
+        if embedding_queue.add(message_ids):
+            embed_waiting_messages.apply_async(countdown=settings.EMBED_BATCH_SECONDS)
+    except REDIS_UNREACHABLE:
+        # the turn that stored them goes on; recall search still finds them by their words
+        logger.warning("Redis is not reachable: %s new messages stay unembedded", len(message_ids))
 
 
 def messages_evict(*, agent_id: int, owner_id: int, message_ids: list[int], summary: dict) -> Message:
@@ -156,9 +169,42 @@ def source_create(*, owner, name: str, description: str = "") -> Source:
 
 
 def _queue_ingestion(document_id: int) -> None:
+    transaction.on_commit(lambda: _ingest_soon(document_id))
+
+
+def _ingest_soon(document_id: int) -> None:
     from memory.tasks import ingest_document
 
-    transaction.on_commit(lambda: ingest_document.delay(document_id))
+    try:
+        ingest_document.delay(document_id)
+    except REDIS_UNREACHABLE:
+        # the document is stored and waits, pending: documents_sweep queues it once Redis is back
+        logger.warning("Redis is not reachable: document %s waits to be queued", document_id)
+
+
+def documents_sweep(*, requeue_after: float) -> int:
+    """Queue again the ingestion of documents nobody works on: pending for `requeue_after` seconds
+    (their task was lost: Redis was down as they were uploaded), or left parsing or embedding by a
+    worker that died (nobody holds their lock). Returns how many. A duplicate task costs nothing: a
+    run takes the document's lock and leaves a document that is not pending or left mid-run."""
+    from memory.ingestion import DOCUMENT_LOCK_CLASS
+
+    cutoff = timezone.now() - timedelta(seconds=requeue_after)
+    queued = 0
+    for document_id in Document.objects.filter(status__in=DOCUMENT_RUNNING, updated_at__lt=cutoff).values_list(
+            "pk", flat=True):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [DOCUMENT_LOCK_CLASS, document_id])
+            if not cursor.fetchone()[0]:
+                continue  # a worker is at it
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [DOCUMENT_LOCK_CLASS, document_id])
+        # the next sweep waits another `requeue_after` for this one
+        Document.objects.filter(pk=document_id).update(updated_at=timezone.now())
+        _ingest_soon(document_id)
+        queued += 1
+    if queued:
+        logger.warning("documents sweep: queued the ingestion of %s documents again", queued)
+    return queued
 
 
 def document_add(*, owner, source: Source, file: UploadedFile | File | str | Path, filename: str = "",

@@ -7,36 +7,50 @@ process)."""
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
+
+import redis
 
 from django.conf import settings
 from django.db import connection
+
+from playground import outages
+from playground.tasks import ping
 
 WORKER_CHECK_SECONDS = 5.0
 
 
 def check_database() -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
-        row = cursor.fetchone()
+    if not outages.database.up():  # found down, and a probe still fails: no wait for the pool
+        return "unreachable"
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+            row = cursor.fetchone()
+    except Exception as error:
+        if outages.database_unreachable(error):
+            outages.database.lost()
+        raise
     return "ok" if row else "no pgvector extension (run migrations)"
 
 
 def check_redis() -> str:
-    import redis
-
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    try:
+    with redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2) as client:
         return "ok" if client.ping() else "no answer"
-    finally:
-        client.close()
+
+
+def worker_answers(timeout: float, *, queue: str | None = None) -> bool:
+    """Whether a worker takes a task from the queue and answers within `timeout` seconds."""
+    reply_to = f"{settings.CELERY_TASK_DEFAULT_QUEUE}:ping:{uuid.uuid4().hex}"
+    ping.apply_async(args=[reply_to], expires=timeout, queue=queue or settings.CELERY_TASK_DEFAULT_QUEUE)
+    with redis.Redis.from_url(settings.REDIS_URL, socket_timeout=timeout + 5, socket_connect_timeout=2) as client:
+        return client.blpop([reply_to], timeout=timeout) is not None
 
 
 def check_worker() -> str:
-    from playground.tasks import ping
-
     timeout = settings.HEALTH_WORKER_TIMEOUT
-    return "ok" if ping.apply_async(expires=timeout).get(timeout=timeout) == "pong" else "wrong answer"
+    return "ok" if worker_answers(timeout) else f"no worker answered within {timeout:g} s"
 
 
 def _state(check: Callable[[], str]) -> str:
@@ -72,5 +86,9 @@ CHECKS: dict[str, Callable[[], str]] = {"database": check_database, "redis": che
 
 
 def service_states() -> dict[str, str]:
-    """Each service's state: "ok", or what is wrong (exception text included: for staff only)."""
-    return {name: _state(check) for name, check in CHECKS.items()}
+    """Each service's state: "ok", or what is wrong (exception text included: for staff only).
+    With Redis down the worker is not asked: the task would wait for Redis (seconds) to say so."""
+    states = {}
+    for name, check in CHECKS.items():
+        states[name] = "unknown: Redis is down" if name == "worker" and states.get("redis") != "ok" else _state(check)
+    return states

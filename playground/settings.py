@@ -51,6 +51,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "playground.outages.OutageMiddleware",  # before anything that reads the session or the user
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -109,9 +110,10 @@ DATABASES = {"default": _database_from_url(DATABASE_URL) if DATABASE_URL else EM
 if env_str("DATABASE_NAME"):
     DATABASES["default"]["NAME"] = env_str("DATABASE_NAME")
 # A commit returns before its WAL reaches the disk (PostgreSQL's synchronous_commit=off): a turn
-# writes a dozen rows, and waiting for a flush after each doubled its time. A crash of the machine
-# (not of a worker, nor of PostgreSQL alone) can lose the last fraction of a second of commits, never
-# consistency. DATABASE_SYNCHRONOUS_COMMIT=on waits for every flush.
+# writes a dozen rows, and waiting for a flush after each doubled its time. A crash of PostgreSQL or
+# of the machine (not of a worker, nor a restart of PostgreSQL, which writes everything out) can lose
+# the last fraction of a second of commits (up to three times wal_writer_delay, 600 ms by default),
+# never consistency. DATABASE_SYNCHRONOUS_COMMIT=on waits for every flush.
 DATABASE_SYNCHRONOUS_COMMIT = env_bool("DATABASE_SYNCHRONOUS_COMMIT", False)
 DATABASES["default"]["OPTIONS"] = {"options": "-c synchronous_commit=off"} if not DATABASE_SYNCHRONOUS_COMMIT else {}
 WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 8, minimum=1, maximum=64)
@@ -122,7 +124,9 @@ DATABASES["default"]["OPTIONS"]["pool"] = {
     # a turn keeps its connection from start to end (the agent's lock is the session's), so a worker
     # needs one per thread, and a few more for the embedding and ingestion tasks beside them
     "min_size": 1, "max_size": env_int("DATABASE_POOL_SIZE", max(20, WORKER_CONCURRENCY + 4), minimum=1, maximum=1000),
-    "timeout": 30,
+    # how long a request waits for a connection: the first request after PostgreSQL went away waits
+    # this long (those after it are answered at once: playground/outages.py)
+    "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0, minimum=1.0),
 }
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # a connection goes back to the pool at the end of each request and task
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # the pool checks a connection before lending it
@@ -149,7 +153,12 @@ def _celery_url(url: str) -> str:
 
 
 CELERY_BROKER_URL = _celery_url(REDIS_URL)
-CELERY_RESULT_BACKEND = _celery_url(REDIS_URL)
+# no result backend: nothing reads a task's return value (the worker check answers through a Redis
+# list of its own, playground.health.worker_answers), and Celery's Redis result objects retry Redis
+# for 20 s each, even as they are garbage-collected, when it is down
+CELERY_RESULT_BACKEND = None
+# one backend object per process, not per thread: under ASGI every request is a new thread
+CELERY_RESULT_BACKEND_THREAD_SAFE = True
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "playground")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # a task is acknowledged once it is done, so one a killed worker held is delivered again (see
@@ -157,10 +166,6 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_RESULT_EXPIRES = 3600
-# one result backend per process, not per thread: under ASGI every request is a new thread, and a
-# new backend object costs ~1 ms (it reads package metadata)
-CELERY_RESULT_BACKEND_THREAD_SAFE = True
 CELERY_WORKER_CONCURRENCY = WORKER_CONCURRENCY
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
@@ -226,8 +231,9 @@ CELERY_TASK_ANNOTATIONS = {
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": max(limits["time_limit"] for limits in CELERY_TASK_ANNOTATIONS.values()) + 600,
 }
-# how often each worker looks for stranded runs (agents.services.runs_sweep), and how long a run
-# may wait queued with no runner before its agent's task is queued again (its message was lost)
+# how often each worker looks for stranded runs and documents (agents.services.runs_sweep,
+# memory.services.documents_sweep), and how long a run or a document may wait queued with nobody at
+# it before its task is queued again (its message was lost)
 RUNS_SWEEP_SECONDS = env_float("RUNS_SWEEP_SECONDS", 60.0, minimum=1.0)
 RUNS_REQUEUE_AFTER_SECONDS = env_float("RUNS_REQUEUE_AFTER_SECONDS", 60.0, minimum=1.0)
 

@@ -1,9 +1,17 @@
-"""Plain helper functions for tests: waiting for the worker, a browser page logged in, screenshots.
+"""Plain helper functions for tests: waiting for the worker, a browser page logged in, screenshots,
+a private data directory and `manage.py` run in it.
 
 Test modules import helpers from here (or get fixtures from a conftest), never from one another."""
 
 import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -11,7 +19,8 @@ from django.test import Client
 
 from agents.models import Run
 
-SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR") or Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots")
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR") or ROOT / "test-artifacts" / "screenshots")
 
 
 def wait_until(condition, timeout: float = 60, interval: float = 0.2, message: str = "condition"):
@@ -51,3 +60,36 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)
     return path
+
+
+@contextmanager
+def private_data_dir() -> Iterator[Path]:
+    """A data directory of its own (its embedded PostgreSQL and Redis are a test's alone), outside
+    pytest's temporary directory: the embedded PostgreSQL runs as another user, who must pass through
+    its parents, and every pytest session that starts makes /tmp/pytest-of-<user> private again."""
+    base = Path(tempfile.mkdtemp(prefix="playground-test-"))
+    try:
+        yield base / "data"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def environment(data_dir: Path) -> dict[str, str]:
+    """The environment of a process of the playground on `data_dir` and its embedded servers."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    env.update(PLAYGROUND_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1", WORKER_CONCURRENCY="2")
+    return env
+
+
+def manage(data_dir: Path, *args: str) -> str:
+    """Run `manage.py ARGS` on `data_dir` and return what it printed."""
+    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=environment(data_dir),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()

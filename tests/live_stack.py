@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 class LiveStack:
     def __init__(self, *, llm_url: str, database: str, queue: str, channels_prefix: str, logs: Path,
-                 concurrency: int = 4, extra_env: dict[str, str] | None = None):
+                 concurrency: int = 4, extra_env: dict[str, str] | None = None, data_dir: Path | None = None):
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
@@ -25,7 +25,7 @@ class LiveStack:
         logs.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ, "DJANGO_SETTINGS_MODULE": "playground.settings", "PYTHONUNBUFFERED": "1",
-            "PLAYGROUND_DATA_DIR": str(settings.DATA_DIR), "DATABASE_NAME": database, "CELERY_QUEUE": queue,
+            "PLAYGROUND_DATA_DIR": str(data_dir or settings.DATA_DIR), "DATABASE_NAME": database, "CELERY_QUEUE": queue,
             "CHANNELS_PREFIX": channels_prefix, "OPENAI_BASE_URL": llm_url, "OPENAI_API_KEY": "test-key",
             "LLM_MODEL": "gpt-4o-mini", "LLM_MAX_RETRIES": "1", "SECRET_KEY": settings.SECRET_KEY,
             "WORKER_CONCURRENCY": str(concurrency),
@@ -63,18 +63,15 @@ class LiveStack:
             self.wait_worker()
 
     def wait_worker(self, timeout: float = 60) -> None:
-        from playground.tasks import ping
+        from playground.health import worker_answers
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.processes["worker"].poll() is None, (self.logs / "worker.log").read_text()
-            try:
-                # short waits: a worker starts consuming a moment after its process starts, and a test
-                # that kills it 20 times pays each second of this 20 times
-                if ping.apply_async(queue=self.queue, expires=2).get(timeout=0.5) == "pong":
-                    return
-            except Exception:  # celery's TimeoutError: not consuming yet
-                pass
+            # short waits: a worker starts consuming a moment after its process starts, and a test
+            # that kills it 20 times pays each second of this 20 times
+            if worker_answers(0.5, queue=self.queue):
+                return
         raise AssertionError("the live worker did not answer")
 
     def wait_ready(self, timeout: float = 90) -> None:

@@ -2,8 +2,8 @@
 
 Body: {"detail": "<one clear sentence>", "code": "<machine code>"} plus "errors" (per field) for
 invalid input. Statuses: 400 invalid input, 401 no or bad token, 404 not found (also for other
-users' ids), 405, 409 conflict, 413 too large, 415, 429 rate-limited, 503 no LLM configured,
-504 a turn that outlasted the wait.
+users' ids), 405, 409 conflict, 413 too large, 415, 429 rate-limited, 503 no LLM configured or
+PostgreSQL/Redis unreachable (with Retry-After), 504 a turn that outlasted the wait.
 """
 
 import logging
@@ -19,6 +19,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from agents.errors import IdempotencyKeyReused, MessageTooLong
 from agents.llm import LLMNotConfigured
+from playground import outages
+from playground.outages import database_unreachable, redis_unreachable
 from memory.errors import ProviderError
 from memory.errors import BlockEditRefused, BlockLabelTaken, BlockLimitExceeded, UploadQuotaExceeded
 
@@ -47,6 +49,11 @@ def _translate(exc: Exception) -> Exception:
     """Our services' exceptions as the API exception that carries the right status."""
     if isinstance(exc, exceptions.APIException):
         return exc
+    if database_unreachable(exc):  # before IntegrityError and DataError: it is a DatabaseError too
+        outages.database.lost()
+        return ServiceUnavailable(outages.DATABASE_DOWN, code="database_unavailable")
+    if redis_unreachable(exc):
+        return ServiceUnavailable(outages.REDIS_DOWN, code="redis_unavailable")
     if isinstance(exc, LLMNotConfigured):
         return ServiceUnavailable(str(exc), code="llm_not_configured")
     if isinstance(exc, ProviderError):  # the embedding server, for a search by meaning
@@ -113,6 +120,8 @@ def exception_handler(exc: Exception, context: dict) -> Response:
                             status=status.HTTP_500_INTERNAL_SERVER_ERROR)
     else:
         response.data = _body(exc)
+    if response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE and response.data["code"].endswith("_unavailable"):
+        response["Retry-After"] = str(outages.RETRY_AFTER_SECONDS)
     # the Letta SDK retries 409 and 5xx by default: a retried send would queue the same turn twice
     if response.status_code != status.HTTP_429_TOO_MANY_REQUESTS:
         response["x-should-retry"] = "false"

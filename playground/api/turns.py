@@ -17,12 +17,13 @@ from agents.engine.events import Event, message_events
 from agents.engine.events import error as error_event
 from agents.events import agent_group, received, run_group
 from agents.models import Agent, Run
-from agents.services import turn_enqueue
+from agents.services import turn_enqueue, turn_withdraw
 from agents.storage import message_view
-from memory.broadcast import Listener, listen
+from memory.broadcast import Listener
 from memory.models import Message
 from playground.api import letta
 from playground.api.ids import to_id
+from playground.outages import REDIS_DOWN, redis_unreachable
 
 logger = logging.getLogger(__name__)
 
@@ -60,16 +61,28 @@ def letta_response(run: Run, options: dict) -> dict[str, Any]:
     return response
 
 
-def turn_answer(run: Run, options: dict, timeout: float) -> StreamingHttpResponse:
-    """The turn's messages, answered once it has ended.
+def turn_answer(agent: Agent, text: str, options: dict, *, idempotency_key: str | None = None) -> StreamingHttpResponse:
+    """Queue a turn and answer with its messages once it has ended.
 
     The wait happens in the event loop, not in a view: Django runs every sync view on one shared
     thread under ASGI, so a view blocked on a turn would queue every other request (and every other
     agent's turn) behind it. The body is one JSON document, written when the run's "stop" arrives; a
-    turn still running after `timeout` answers with a pointer to the run to poll."""
+    turn still running after the wait answers with a pointer to the run to poll. Listening starts
+    before the response does: with Redis away the request is refused (503) and the turn withdrawn,
+    rather than a 200 whose body never comes."""
+    run = turn_enqueue(agent=agent, text=text, idempotency_key=idempotency_key)
+    try:
+        listener = async_to_sync(Listener.open)(run_group(run.pk))  # the stop alone, not every event of the turn
+    except Exception as error:
+        if redis_unreachable(error):
+            turn_withdraw(run=run, reason=REDIS_DOWN)
+        raise
 
     async def body() -> AsyncIterator[bytes]:
-        await _wait_for_stop(run, timeout)
+        try:
+            await _wait_for_stop(listener, run, wait_seconds(agent))
+        finally:
+            await listener.close()
         yield json.dumps(await _answer(run.pk, options), ensure_ascii=False).encode()
 
     connection.close()  # back to the pool for as long as the turn runs
@@ -91,19 +104,18 @@ def _finished(run_id: int) -> bool:
     return Run.objects.filter(pk=run_id, status__in=letta.FINISHED).exists()
 
 
-async def _wait_for_stop(run: Run, timeout: float) -> None:
-    async with listen(run_group(run.pk)) as listener:  # the stop alone, not every event of the turn
-        deadline = time.monotonic() + timeout
-        if await _finished(run.pk):  # it may have ended before we listened
-            return
-        while (left := deadline - time.monotonic()) > 0:
-            message = await listener.receive(min(left, IDLE_SECONDS))
-            if message is None:
-                if await _finished(run.pk):  # an event missed: the database has the last word
-                    return
-                continue
-            if received(message).kind == "stop":
+async def _wait_for_stop(listener: Listener, run: Run, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    if await _finished(run.pk):  # it may have ended before we listened
+        return
+    while (left := deadline - time.monotonic()) > 0:
+        message = await listener.receive(min(left, IDLE_SECONDS))
+        if message is None:
+            if await _finished(run.pk):  # an event missed: the database has the last word
                 return
+            continue
+        if received(message).kind == "stop":
+            return
 
 
 # --- streaming ----------------------------------------------------------------------------------

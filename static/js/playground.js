@@ -10,6 +10,16 @@
     { code: "[45]..", swap: false, error: true },
   ];
 
+  // A request that failed (a service down, a server error) says so in a banner, not silently.
+  document.addEventListener("htmx:responseError", function (event) {
+    const xhr = event.detail.xhr;
+    window.playgroundError(xhr.status, xhr.getResponseHeader("Content-Type"), xhr.responseText);
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    const banner = document.getElementById("request-error");
+    if (banner && event.detail.successful) banner.remove();
+  });
+
   function chatLog() { return document.getElementById("chat-log"); }
 
   function nearBottom(log) { return log.scrollHeight - log.scrollTop - log.clientHeight < 120; }
@@ -68,9 +78,50 @@
   document.addEventListener("DOMContentLoaded", scrollDown);
 })();
 
-// Files dropped on a source's drop zone (or chosen in it) are uploaded at once.
+// A banner with what went wrong: the server's words when it sent plain text, else its status.
+window.playgroundError = function (status, contentType, text) {
+  let banner = document.getElementById("request-error");
+  if (!banner) {
+    banner = document.createElement("div");
+    banner.id = "request-error";
+    banner.className = "error banner";
+    banner.setAttribute("role", "alert");
+    document.body.prepend(banner);
+  }
+  const plain = (contentType || "").startsWith("text/plain");
+  banner.textContent = plain && text ? text : "The server answered " + status + "; try again.";
+};
+
+// Files dropped on a source's drop zone (or chosen in it) are uploaded at once, one request per
+// file, one after another: the upload limit is per file (UPLOAD_MAX_BYTES), and each file is listed
+// as soon as it is stored.
 (function () {
   "use strict";
+  async function uploadEach(form, files) {
+    const url = form.getAttribute("hx-post");
+    const target = form.getAttribute("hx-target");
+    const headers = Object.assign({"HX-Request": "true"}, JSON.parse(document.body.getAttribute("hx-headers") || "{}"));
+    for (const file of Array.from(files)) {
+      const body = new FormData();
+      body.append("files", file, file.name);
+      let response;
+      try {
+        response = await fetch(url, {method: "POST", body: body, headers: headers, credentials: "same-origin"});
+      } catch (error) {
+        window.playgroundError(0, "text/plain", "The upload of " + file.name + " did not reach the server; try again.");
+        return;
+      }
+      const text = await response.text();
+      if (response.ok || response.status === 422) htmx.swap(target, text, {swapStyle: "outerHTML"});
+      if (!response.ok) {  // a refusal (the quota, a service down): the files after it wait
+        if (response.status !== 422) window.playgroundError(response.status, response.headers.get("Content-Type"), text);
+        return;
+      }
+    }
+    const banner = document.getElementById("request-error");
+    if (banner) banner.remove();
+  }
+
   function zoneOf(event) { return event.target.closest && event.target.closest(".dropzone"); }
   document.addEventListener("dragover", function (event) {
     const zone = zoneOf(event);
@@ -85,11 +136,11 @@
     if (!zone) return;
     event.preventDefault();
     zone.classList.remove("over");
-    const input = zone.querySelector("input[type=file]");
-    input.files = event.dataTransfer.files;
-    htmx.trigger(input.form, "submit");
+    uploadEach(zone.closest("form"), event.dataTransfer.files);
   });
   document.addEventListener("change", function (event) {
-    if (event.target.matches(".dropzone input[type=file]") && event.target.files.length) htmx.trigger(event.target.form, "submit");
+    if (event.target.matches(".dropzone input[type=file]") && event.target.files.length) {
+      uploadEach(event.target.form, event.target.files);
+    }
   });
 })();

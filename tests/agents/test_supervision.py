@@ -1,22 +1,24 @@
-"""Turns stranded by a worker that died, or by a task message that never reached Redis, are found
-by the runs sweep (agents.services.runs_sweep) instead of waiting for the agent's next message."""
+"""Turns and uploads stranded by a worker that died, or by a task message that never reached Redis,
+are found by the sweeps (agents.services.runs_sweep, memory.services.documents_sweep) instead of
+waiting for the agent's next message or forever."""
 
 import logging
 import socket
 
 import psycopg
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 
 from agents.models import Run
-from agents.services import TURN_LOCK_CLASS, agent_create, runs_sweep, turn_enqueue
+from agents.services import INTERRUPTED, TURN_LOCK_CLASS, agent_create, runs_stranded, runs_sweep, turn_enqueue
+from memory.models import Document
+from memory.services import document_add, documents_sweep, source_create
 from tests.factories import make_run, make_user
 from tests.fake_llm import tool_call
-from tests.helpers import wait_for_runs
+from tests.helpers import wait_for_runs, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-INTERRUPTED = "The worker stopped in the middle of this turn; what it had done before is kept."
 
 
 @pytest.fixture
@@ -82,3 +84,26 @@ def test_a_turn_queued_while_redis_was_down_is_queued_again_by_the_sweep(llm, ce
     assert runs_sweep(requeue_after=0) == {"failed": 0, "requeued": 1}
     [done] = wait_for_runs(agent)
     assert (done.pk, done.status) == (run.pk, "completed")
+
+
+def test_an_upload_while_redis_was_down_is_ingested_once_the_sweep_finds_it(llm, celery_worker, broker_down, media,
+                                                                             settings, caplog):
+    settings.EMBEDDING_MODEL = "openai/fake-embedding"  # embedded by the scripted server: no model to load
+    source = source_create(owner=make_user(), name="notes")
+    with caplog.at_level(logging.WARNING):
+        document = document_add(owner=source.owner, source=source, file=SimpleUploadedFile("a.txt", b"Alpha words."))
+    assert "waits to be queued" in caplog.text  # the upload itself did not fail
+    broker_down.undo()
+
+    assert documents_sweep(requeue_after=60) == 0  # a moment ago: it may be waiting for a free worker
+    assert documents_sweep(requeue_after=0) == 1
+    wait_until(lambda: Document.objects.get(pk=document.pk).status == "done", timeout=60, message="the ingestion")
+    assert documents_sweep(requeue_after=0) == 0  # done: nothing left to do
+
+
+@pytest.mark.django_db
+def test_the_sweep_finds_stranded_runs_through_the_index_of_unfinished_runs():
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # as on a table of many finished runs
+    plan = runs_stranded(60).explain()
+    assert "run_unfinished" in plan and "Seq Scan" not in plan, plan

@@ -15,6 +15,7 @@ from letta_client import Letta
 from rest_framework.authtoken.models import Token
 
 from agents.models import Run
+from agents.services import INTERRUPTED
 from memory.models import Block, Message, Passage
 from tests.factories import make_user
 from tests.fake_llm import delay, tool_call
@@ -23,7 +24,6 @@ from tests.helpers import wait_until
 pytestmark = pytest.mark.django_db(transaction=True)
 
 KILLS = 20
-INTERRUPTED = "The worker stopped in the middle of this turn; what it had done before is kept."
 
 
 def script(i: int) -> list:

@@ -2,12 +2,9 @@
 
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -16,31 +13,19 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.helpers import wait_until
+from tests.helpers import environment, free_port, manage, private_data_dir, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def data_dir():
-    """A data directory outside pytest's own temporary directory: the embedded PostgreSQL runs as
-    another user, who must pass through its parents, and every pytest session that starts makes
-    /tmp/pytest-of-<user> private again."""
-    base = Path(tempfile.mkdtemp(prefix="playground-up-"))
-    yield base / "data"
-    shutil.rmtree(base, ignore_errors=True)
+    with private_data_dir() as path:
+        yield path
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def environment(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
-    env.update(PLAYGROUND_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1", WORKER_CONCURRENCY="2")
-    return env
+def shell(data_dir: Path, code: str) -> str:
+    return manage(data_dir, "shell", "--no-imports", "-c", code)
 
 
 class Up:
@@ -81,13 +66,6 @@ class Up:
         return self.process.wait(timeout=90)
 
 
-def manage(data_dir: Path, code: str) -> str:
-    result = subprocess.run([sys.executable, "manage.py", "shell", "--no-imports", "-c", code], cwd=ROOT, env=environment(data_dir),
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
 def processes_using(data_dir: Path, socket_dir: Path) -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["cmdline"]):
@@ -108,7 +86,7 @@ def test_up_serves_turns_green_stops_cleanly_and_keeps_data(data_dir):
         assert health == {"status": "ok"}  # anonymous: no details (staff see each service)
         children = psutil.Process(first.process.pid).children(recursive=True)
         assert len(children) >= 2  # the worker and daphne
-        manage(data_dir, "from django.contrib.auth.models import User; User.objects.create_user('kept')")
+        shell(data_dir, "from django.contrib.auth.models import User; User.objects.create_user('kept')")
     finally:
         code = first.terminate()
     assert code == 0, first.output()
@@ -121,7 +99,7 @@ def test_up_serves_turns_green_stops_cleanly_and_keeps_data(data_dir):
     second = Up(data_dir)
     try:
         second.wait_healthy()
-        names = manage(data_dir, "from django.contrib.auth.models import User; print(sorted(User.objects.values_list('username', flat=True)))")
+        names = shell(data_dir, "from django.contrib.auth.models import User; print(sorted(User.objects.values_list('username', flat=True)))")
     finally:
         # the shell above started nothing new: up owns the services and stops them
         assert second.terminate() == 0, second.output()
@@ -157,13 +135,23 @@ def started_again(up: Up, module: str, old: int) -> int:
                       message=f"a new {module} process:\n{up.output()}")
 
 
-def test_up_starts_a_killed_worker_or_web_process_again(data_dir):
+def test_up_starts_whatever_stopped_again_embedded_servers_worker_and_web(data_dir):
     from playground.embedded import Embedded
 
+    servers = Embedded(data_dir.resolve())
     up = Up(data_dir)
     try:
         up.wait_healthy()
         worker, web = child_pid(up, "celery"), child_pid(up, "daphne")
+        os.kill(int((servers.redis_dir / "redis.pid").read_text()), signal.SIGKILL)
+        wait_until(lambda: "embedded redis started again" in up.output(), timeout=30, message=up.output())
+        # a crash, as `pg_ctl stop -m immediate` makes one (without its wait, which up's restart would
+        # keep from ending): no checkpoint, every session cut
+        os.kill(int((servers.pgdata / "postmaster.pid").read_text().split()[0]), signal.SIGQUIT)
+        wait_until(lambda: "embedded postgres started again" in up.output(), timeout=30, message=up.output())
+        assert up.wait_healthy(timeout=60) == {"status": "ok"}  # the same web and worker, reconnected
+        assert (child_pid(up, "celery"), child_pid(up, "daphne")) == (worker, web)
+
         os.kill(worker, signal.SIGKILL)
         os.kill(web, signal.SIGKILL)
         worker = started_again(up, "celery", worker)
@@ -171,12 +159,13 @@ def test_up_starts_a_killed_worker_or_web_process_again(data_dir):
         # killed again before it could even start: the next start waits twice as long, not a tight loop
         os.kill(worker, signal.SIGKILL)
         started_again(up, "celery", worker)
-        assert manage(data_dir, "from playground.tasks import ping; print(ping.delay().get(timeout=60))") == "pong"
+        assert shell(data_dir, "from playground.health import worker_answers; print(worker_answers(60))") == "True"
         assert up.wait_healthy(timeout=60) == {"status": "ok"}
     finally:
         code = up.terminate()
     output = up.output()
     assert code == 0, output
+    assert "embedded redis stopped; starting it again" in output and "embedded postgres stopped; starting it again" in output
     assert "worker exited with -9 after" in output and "web exited with -9 after" in output
     assert output.count("starting it again in 1 s") == 2 and output.count("starting it again in 2 s") == 1, output
-    assert processes_using(data_dir, Embedded(data_dir.resolve()).socket_dir) == []  # Ctrl-C still stops all
+    assert processes_using(data_dir, servers.socket_dir) == []  # Ctrl-C still stops all, as up started them

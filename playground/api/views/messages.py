@@ -13,7 +13,7 @@ from playground.api import letta
 from playground.api import serializers as s
 from playground.api.ids import from_id, from_ids, to_id
 from playground.api.selectors import messages_search
-from playground.api.turns import turn_answer, turn_stream, wait_seconds
+from playground.api.turns import turn_answer, turn_stream
 from playground.api.views.agents import agent_out
 from playground.api.views.base import ApiView, body, listed_messages, query
 
@@ -63,8 +63,7 @@ class AgentMessages(ApiView):
         key = _idempotency_key(request, data)
         if data["streaming"]:
             return turn_stream(agent, data["text"], _options(data), idempotency_key=key)
-        run = turn_enqueue(agent=agent, text=data["text"], idempotency_key=key)
-        return turn_answer(run, _options(data), wait_seconds(agent))
+        return turn_answer(agent, data["text"], _options(data), idempotency_key=key)
 
 
 class AgentMessagesStream(ApiView):

@@ -1,5 +1,5 @@
-"""Start everything the playground needs on one machine, keep the worker and the web process
-running (a dead one is started again), and stop it all on Ctrl-C/SIGTERM."""
+"""Start everything the playground needs on one machine, keep it running (a dead worker, web
+process, or embedded PostgreSQL or Redis is started again), and stop it all on Ctrl-C/SIGTERM."""
 
 import os
 import signal
@@ -19,6 +19,7 @@ from playground.services import admin_user_ensure
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 FIRST_DELAY, MAX_DELAY = 1.0, 30.0  # seconds before a dead process starts again: doubled at each death
 STEADY_SECONDS = 60.0  # a process that ran this long had recovered: its next restart waits FIRST_DELAY again
+SERVICES_CHECK_SECONDS = 1.0  # how often the embedded servers are looked at
 
 
 @dataclass
@@ -69,7 +70,7 @@ class Command(BaseCommand):
                 for name, child in children.items():
                     self.start(name, child)
                 self.log("up", f"playground at http://{host}:{port}/  (Ctrl-C stops everything)")
-                self.supervise(children)
+                self.supervise(children, Services([name for name, used in embedded.needed().items() if used]))
         finally:
             self.stop_children(children)
             for name in embedded.stop(settings.EMBEDDED) if started else []:
@@ -105,11 +106,13 @@ class Command(BaseCommand):
     def request_stop(self, signum, frame) -> None:
         self.stopping = True
 
-    def supervise(self, children: dict[str, Child]) -> None:
-        """Until asked to stop: a child that exits is started again, after its back-off."""
+    def supervise(self, children: dict[str, Child], services: "Services") -> None:
+        """Until asked to stop: a child that exits is started again, after its back-off; so is an
+        embedded server that stopped (the worker and the web process reconnect by themselves)."""
         while not self.stopping:
             time.sleep(0.2)
             now = time.monotonic()
+            services.look(now, self.log)
             for name, child in children.items():
                 if child.process.poll() is None or self.stopping:
                     continue
@@ -138,6 +141,33 @@ class Command(BaseCommand):
                 self.log("up", f"{name} did not stop in 20 s; killing it")
                 _kill_group(child.process, signal.SIGKILL)
                 child.process.wait()
+
+
+@dataclass
+class Services:
+    """The embedded servers `up` keeps running, and when to look at them or try to start them again."""
+
+    names: list[str]
+    next_look: float = 0.0
+    delay: float = FIRST_DELAY
+
+    def look(self, now: float, log) -> None:
+        if not self.names or now < self.next_look:
+            return
+        self.next_look = now + SERVICES_CHECK_SECONDS
+        running = {"postgres": embedded.postgres_running, "redis": embedded.redis_running}
+        dead = [name for name in self.names if not running[name](settings.EMBEDDED)]
+        if not dead:
+            self.delay = FIRST_DELAY
+            return
+        log("up", f"embedded {' and '.join(dead)} stopped; starting it again")
+        try:
+            embedded.ensure_running(settings.EMBEDDED, postgres="postgres" in dead, redis="redis" in dead)
+        except Exception as error:  # a crashed PostgreSQL's backends may still hold its memory: later
+            log("up", f"could not start embedded {' and '.join(dead)} ({error}); trying again in {self.delay:g} s")
+            self.next_look, self.delay = now + self.delay, min(self.delay * 2, MAX_DELAY)
+            return
+        log("up", f"embedded {' and '.join(dead)} started again")
 
 
 def _kill_group(process: subprocess.Popen, sig: int) -> None:

@@ -4,6 +4,7 @@ reports the turn failed at once, and the agent answers its next message."""
 import pytest
 
 from agents.models import Run
+from agents.services import INTERRUPTED
 from tests.fake_llm import delay, tool_call
 from tests.helpers import wait_until
 
@@ -24,8 +25,7 @@ def test_a_turn_cut_by_a_killed_worker_is_failed_when_a_worker_starts_and_the_ag
     done = wait_until(lambda: (r := api.sdk.runs.retrieve(run.id)).status != "running" and r, timeout=30,
                       message="the interrupted run to be reported")
     assert (done.status, done.stop_reason) == ("failed", "error")
-    assert Run.objects.get(pk=int(run.id.removeprefix("run-"))).error == (
-        "The worker stopped in the middle of this turn; what it had done before is kept.")
+    assert Run.objects.get(pk=int(run.id.removeprefix("run-"))).error == INTERRUPTED
     live_llm.enqueue(tool_call("send_message", {"message": "Back."}))
     reply = api.sdk.agents.messages.create(agent.id, input="two")
     assert reply.stop_reason.stop_reason == "end_turn"

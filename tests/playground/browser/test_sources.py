@@ -27,6 +27,8 @@ def test_upload_watch_progress_attach_and_search(page, tmp_path):
     source = page.locator(".source:has(h2:text('manuals'))")
     source.wait_for()
 
+    uploads = []
+    page.on("request", lambda r: uploads.append(r.method) if r.url.endswith("/upload") else None)
     source.locator("input[type=file]").set_input_files([str(pdf), str(tmp_path / "notes.txt")])
     done = source.locator("tr.document:has-text('manual.pdf') .badge:text('done')")
     done.wait_for(timeout=120_000)  # the row is re-rendered by progress events over the websocket
@@ -36,6 +38,8 @@ def test_upload_watch_progress_attach_and_search(page, tmp_path):
     assert "4 pages" in source.locator("tr.document:has-text('manual.pdf')").inner_text()
     bad = source.locator("tr.document:has-text('notes.txt')")
     bad.locator(".badge:text('error')").wait_for(timeout=60_000)
+    # one request per file, so the upload limit is per file whatever the number of files chosen
+    assert uploads == ["POST", "POST"]
     assert re.search(r"not a PDF, text or Markdown|unsupported|PNG", bad.inner_text(), re.I)
 
     source.locator("select[name=agent]").select_option(label="Analyst")
