@@ -5,6 +5,40 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 
+class Tool(models.Model):
+    """What an agent may call: a built-in tool (no owner; the engine runs it) or a person's Python
+    function (run in the sandbox, agents/tools/sandbox.py). `json_schema` is what the model is sent."""
+
+    class Kind(models.TextChoices):
+        BUILTIN = "builtin"
+        CUSTOM = "custom"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tools", null=True,
+                              blank=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CUSTOM)
+    name = models.CharField(max_length=64)
+    description = models.TextField(blank=True)
+    source_code = models.TextField(blank=True)
+    json_schema = models.JSONField()
+    tags = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    # characters of a result the model reads; the rest is cut, with a note (Letta's default)
+    return_char_limit = models.PositiveIntegerField(default=6000)
+    pip_requirements = ArrayField(models.CharField(max_length=200), default=list, blank=True)
+    takes_agent_state = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="tool_unique_name_per_owner"),
+            models.UniqueConstraint(fields=["name"], condition=models.Q(owner__isnull=True), name="tool_unique_builtin_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Agent(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agents")
     name = models.CharField(max_length=200)
@@ -24,6 +58,9 @@ class Agent(models.Model):
     # set when the warning was sent; cleared when the prompt falls below the threshold again
     memory_warning_sent = models.BooleanField(default=False)
     memory_edited_at = models.DateTimeField(null=True, blank=True)
+    tools = models.ManyToManyField(Tool, related_name="agents", blank=True)
+    # Letta's tool rules (agents/engine/rules.py), as its API spells them
+    tool_rules = models.JSONField(default=list, blank=True)
     last_active_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -111,6 +148,8 @@ class Step(models.Model):
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     latency_ms = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # what the agent's tool rules did at this step (agents/engine/rules.py), for its trace
+    rules = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,7 +1,7 @@
 """Reads about agents."""
 
 from agents.engine.context import CompiledContext, compile_context
-from agents.engine.tools import TOOL_SCHEMAS
+from agents.engine.tools import tools_of
 from agents.models import Agent
 from agents.storage import DjangoStore
 from memory.tokens import tokenizer_for_model
@@ -17,4 +17,4 @@ def agent_context(*, agent: Agent) -> CompiledContext:
     """The context the agent's next request would send, as the engine compiles it."""
     state = DjangoStore(agent).load()
     tokenizer, approximate = tokenizer_for_model(state.model)
-    return compile_context(state, tools=TOOL_SCHEMAS, tokenizer=tokenizer, approximate=approximate)
+    return compile_context(state, tools=[t.schema for t in tools_of(state)], tokenizer=tokenizer, approximate=approximate)

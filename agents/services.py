@@ -5,12 +5,15 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agents import events
 from agents.engine import events as event
 from agents.engine import prompts
 from agents.engine.loop import Event, Turn, TurnSettings
+from agents.engine.rules import KINDS as RULE_KINDS
+from agents.engine.tools import TOOL_SCHEMAS
 from agents.errors import IdempotencyKeyReused, MessageTooLong
 from agents.llm import (
     NOT_CONFIGURED,
@@ -20,8 +23,10 @@ from agents.llm import (
     model_name,
     model_window,
 )
-from agents.models import Agent, Run
+from agents.models import Agent, Run, Tool
 from agents.storage import DjangoStore, block_view
+from agents.tools.calls import SandboxRunner
+from agents.tools.schema import tool_parse, tool_schema
 from memory.errors import BlockLabelTaken, BlockReadOnly, BlockTextNotFound
 from memory.models import Block, BlockAttachment, BlockRevision, Message
 from memory.services import block_create, block_write, source_attach
@@ -37,8 +42,11 @@ PERSONA_DESCRIPTION = "Who I am: my persona, how I speak and behave."
 def agent_create(*, owner, name: str, persona: str = "", human: str = "", model: str = "", system: str | None = None,
                  context_window: int | None = None, temperature: float = 0.7, embedding_model: str | None = None,
                  description: str = "", tags: list[str] | None = None, blocks: list[dict] | None = None,
-                 block_ids: list[int] | None = None) -> Agent:
-    """An agent with its core memory: persona and human blocks, or the `blocks` given (label, value, ...)."""
+                 block_ids: list[int] | None = None, tool_ids: list[int] | None = None,
+                 include_base_tools: bool = True) -> Agent:
+    """An agent with its core memory (persona and human blocks, or the `blocks` given: label, value,
+    ...) and its tool set: every built-in tool unless `include_base_tools` is False, and the tools of
+    `tool_ids` (the owner's, or built-in)."""
     context_window = context_window or settings.AGENT_CONTEXT_WINDOW
     limit = model_window(model)
     if limit is not None and context_window > limit:
@@ -57,6 +65,8 @@ def agent_create(*, owner, name: str, persona: str = "", human: str = "", model:
             block_attach(block=block_create(owner=owner, **fields), agent=agent, mark_edited=False)
         for block in Block.objects.filter(owner=owner, pk__in=block_ids or []):
             block_attach(block=block, agent=agent, mark_edited=False)
+        tools = Tool.objects.filter(Q(owner=owner) | Q(owner=None), pk__in=tool_ids or [])
+        agent.tools.add(*tools, *(Tool.objects.filter(kind=Tool.Kind.BUILTIN) if include_base_tools else []))
     return agent
 
 
@@ -201,7 +211,8 @@ def run_execute(*, run: Run) -> Run:
         turn = Turn(store=store, llm=get_llm(), publish=lambda e: events.publish(agent.pk, e), run_id=run.pk,
                     tokenizer=tokenizer, approximate=approximate,
                     settings=TurnSettings(page_size=settings.SEARCH_PAGE_SIZE, max_retries=settings.LLM_MAX_RETRIES,
-                                          deadline_seconds=settings.TURN_DEADLINE_SECONDS))
+                                          deadline_seconds=settings.TURN_DEADLINE_SECONDS),
+                    tool_runner=SandboxRunner())
         try:
             result = turn.run(Event(EVENT_KINDS[run.trigger], run.input, last_login=last_active))
         finally:
@@ -220,15 +231,16 @@ def run_execute(*, run: Run) -> Run:
 
 
 def agent_duplicate(*, agent: Agent) -> Agent:
-    """A new agent with the same settings and copies of its core memory blocks; no conversation."""
+    """A new agent with the same settings, tools and copies of its core memory blocks; no conversation."""
     blocks = [{"label": b.label, "value": b.value, "limit": b.limit, "description": b.description, "read_only": b.read_only}
               for b in Block.objects.filter(blockattachment__agent=agent).order_by("blockattachment__position")]
     copy = agent_create(owner=agent.owner, name=f"{agent.name} (copy)", model=agent.model, system=agent.system,
                         context_window=agent.context_window, temperature=agent.temperature,
                         embedding_model=agent.embedding_model, description=agent.description, tags=agent.tags,
-                        blocks=blocks)
+                        blocks=blocks, tool_ids=list(agent.tools.values_list("pk", flat=True)), include_base_tools=False)
     Agent.objects.filter(pk=copy.pk).update(warning_share=agent.warning_share, evict_share=agent.evict_share,
-                                            completion_reserve=agent.completion_reserve, max_steps=agent.max_steps)
+                                            completion_reserve=agent.completion_reserve, max_steps=agent.max_steps,
+                                            tool_rules=agent.tool_rules)
     return copy
 
 
@@ -256,7 +268,8 @@ def agent_delete(*, agent: Agent) -> None:
 # --- used by the REST API ------------------------------------------------------------------------
 
 
-AGENT_EDITABLE = ("name", "description", "system", "tags", "model", "embedding_model", "context_window", "temperature")
+AGENT_EDITABLE = ("name", "description", "system", "tags", "model", "embedding_model", "context_window", "temperature",
+                  "max_steps", "warning_share", "evict_share", "completion_reserve", "tool_rules")
 
 
 def agent_create_with_folders(*, owner, folders: list, **fields) -> Agent:
@@ -268,11 +281,47 @@ def agent_create_with_folders(*, owner, folders: list, **fields) -> Agent:
     return agent
 
 
+def _check_settings(fields: dict, agent: Agent) -> None:
+    """Settings that cannot work together are refused (ValueError), whoever sets them."""
+    limit = model_window(fields["model"])
+    if limit is not None and fields["context_window"] > limit:
+        raise ValueError(f"the context window of {fields['context_window']} tokens is larger than "
+                         f"{model_name(fields['model'])}'s own ({limit})")
+    if not 0 < fields["evict_share"] < fields["warning_share"] < 1:
+        raise ValueError("memory thresholds: 0 < evict share < warning share < 1 (a warning comes before eviction)")
+    if fields["completion_reserve"] >= fields["context_window"] // 2:
+        raise ValueError(f"the completion reserve of {fields['completion_reserve']} tokens must be under half the "
+                         f"context window ({fields['context_window'] // 2})")
+    if not 1 <= fields["max_steps"] <= 100:
+        raise ValueError("the step limit is 1 to 100 steps a turn")
+    if not 0 <= fields["temperature"] <= 2:
+        raise ValueError("the temperature is 0 to 2")
+    tool_rules_check(fields["tool_rules"], names=set(agent.tools.values_list("name", flat=True)))
+
+
+def tool_rules_check(rules: list, *, names: set[str]) -> None:
+    """Letta-shaped tool rules, each a known kind with its fields, each about a tool the agent has."""
+    if not isinstance(rules, list):
+        raise ValueError("tool_rules must be a list")
+    for rule in rules:
+        kind = rule.get("type") if isinstance(rule, dict) else None
+        if kind not in RULE_KINDS:
+            raise ValueError(f"unknown tool rule type {kind!r}; the kinds are {', '.join(RULE_KINDS)}")
+        named = [rule.get("tool_name"), *(rule.get("children") or []),
+                 *[c for c in [rule.get("default_child"), *(rule.get("child_output_mapping") or {}).values()] if c]]
+        unknown = [n for n in named if n not in names]
+        if unknown:
+            raise ValueError(f"the {kind} rule names {unknown[0]!r}, which is not one of the agent's tools")
+        if kind == "max_count_per_step" and not (isinstance(rule.get("max_count_limit"), int) and rule["max_count_limit"] >= 1):
+            raise ValueError("a max_count_per_step rule needs max_count_limit, a whole number from 1")
+
+
 def agent_update(*, agent: Agent, block_ids: list[int] | None = None, **changes) -> Agent:
     """Change an agent's settings; `block_ids` (the owner's blocks) replaces its core memory blocks."""
     unknown = set(changes) - set(AGENT_EDITABLE)
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    _check_settings({**{name: getattr(agent, name) for name in AGENT_EDITABLE}, **changes}, agent)
     with transaction.atomic():
         for name, value in changes.items():
             setattr(agent, name, value)
@@ -440,3 +489,77 @@ def runs_sweep(*, requeue_after: float | None = None) -> dict[str, int]:
     if failed or requeued:
         logger.warning("runs sweep: failed %s interrupted runs, queued the turns of %s agents again", failed, requeued)
     return {"failed": failed, "requeued": requeued}
+
+
+# --- tools: built-in ones as rows, a person's Python functions, and each agent's tool set --------
+
+
+def builtin_tools_sync() -> None:
+    """The built-in tools' rows as the engine defines them (after every migrate: a description or
+    schema changed in the code reaches the database)."""
+    for schema in TOOL_SCHEMAS:
+        function = schema["function"]
+        Tool.objects.update_or_create(owner=None, name=function["name"], defaults={
+            "kind": Tool.Kind.BUILTIN, "description": function["description"], "json_schema": schema})
+
+
+def _parsed_fields(source_code: str, description: str | None) -> dict:
+    """The fields a tool's source decides; ToolSourceError (with the line) for source that cannot be a tool."""
+    parsed = tool_parse(source_code)
+    schema = tool_schema(parsed)
+    if description:
+        schema["function"]["description"] = description
+    return {"name": parsed.name, "description": schema["function"]["description"], "json_schema": schema,
+            "source_code": source_code, "takes_agent_state": parsed.takes_agent_state}
+
+
+def tool_create(*, owner, source_code: str, description: str | None = None, tags: list[str] | None = None,
+                return_char_limit: int = 6000, pip_requirements: list[str] | None = None) -> Tool:
+    """A custom tool from the source of one Python function; its name and schema come from the source.
+    ToolSourceError for bad source, IntegrityError for a name the owner uses already."""
+    with transaction.atomic():
+        return Tool.objects.create(owner=owner, kind=Tool.Kind.CUSTOM, tags=tags or [], return_char_limit=return_char_limit,
+                                   pip_requirements=pip_requirements or [], **_parsed_fields(source_code, description))
+
+
+TOOL_EDITABLE = ("source_code", "description", "tags", "return_char_limit", "pip_requirements")
+
+
+def tool_update(*, tool: Tool, **changes) -> Tool:
+    """Change a custom tool; new source makes a new name and schema. Built-in tools are read-only."""
+    if tool.kind == Tool.Kind.BUILTIN:
+        raise PermissionError(f"{tool.name} is a built-in tool: it cannot be changed")
+    unknown = set(changes) - set(TOOL_EDITABLE)
+    if unknown:
+        raise ValueError(f"cannot change {', '.join(sorted(unknown))}")
+    if "source_code" in changes or "description" in changes:
+        changes.update(_parsed_fields(changes.get("source_code", tool.source_code), changes.get("description")))
+    for field, value in changes.items():
+        setattr(tool, field, value)
+    with transaction.atomic():
+        tool.save()
+    return tool
+
+
+def tool_delete(*, tool: Tool) -> None:
+    if tool.kind == Tool.Kind.BUILTIN:
+        raise PermissionError(f"{tool.name} is a built-in tool: it cannot be deleted")
+    tool.delete()
+
+
+def tool_attach(*, agent: Agent, tool: Tool) -> None:
+    """Give the agent a tool (its own owner's, or a built-in one); a second tool of the same name is refused."""
+    if tool.owner_id not in (None, agent.owner_id):
+        raise PermissionError("that tool belongs to someone else")
+    if agent.tools.filter(name=tool.name).exclude(pk=tool.pk).exists():
+        raise ValueError(f"{agent.name} has a tool named {tool.name!r} already")
+    agent.tools.add(tool)
+
+
+def tool_detach(*, agent: Agent, tool: Tool) -> None:
+    """Take a tool from the agent; refused while one of its tool rules names it."""
+    for rule in agent.tool_rules:
+        if tool.name in [rule.get("tool_name"), *(rule.get("children") or []), rule.get("default_child"),
+                         *(rule.get("child_output_mapping") or {}).values()]:
+            raise ValueError(f"{agent.name}'s {rule.get('type')} rule names {tool.name}: change the rule first")
+    agent.tools.remove(tool)

@@ -1,9 +1,9 @@
 """The engine's Store on Django models: every write commits on its own, nothing is held open
 across an LLM call."""
 
-from agents.engine.types import AgentState, BlockView, MessageView, SearchHit, SearchPage, StepRecord
+from agents.engine.types import AgentState, BlockView, MessageView, SearchHit, SearchPage, StepRecord, ToolSpec
 from agents.llm import model_name
-from agents.models import Agent, Run, Step
+from agents.models import Agent, Run, Step, Tool
 from memory import selectors as memory_selectors
 from memory import services as memory_services
 from memory.models import Block, BlockRevision, Message, Passage
@@ -37,6 +37,12 @@ def _citation(passage: Passage) -> dict:
     return {"document": passage.document.filename, "pages": pages} if passage.page_start else {"document": passage.document.filename}
 
 
+def tool_spec(tool: Tool) -> ToolSpec:
+    return ToolSpec(name=tool.name, schema=tool.json_schema, kind=tool.kind, source=tool.source_code,
+                    requirements=tuple(tool.pip_requirements), return_char_limit=tool.return_char_limit,
+                    takes_agent_state=tool.takes_agent_state)
+
+
 class DjangoStore:
     def __init__(self, agent: Agent, *, run_id: int | None = None) -> None:
         self.agent = agent
@@ -62,6 +68,8 @@ class DjangoStore:
             recall_count=recall_count,
             archival_count=archival_count,
             memory_edited_at=agent.memory_edited_at,
+            tools=[tool_spec(t) for t in agent.tools.order_by("kind", "pk")],  # built-ins in their own order
+            tool_rules=agent.tool_rules,
         )
 
     def append(self, messages: list[MessageView], *, step_id: int | None = None) -> list[MessageView]:
@@ -125,6 +133,9 @@ class DjangoStore:
     def cancelled(self) -> bool:
         return self.run_id is not None and Run.objects.filter(
             pk=self.run_id, status=Run.Status.RUNNING, stop_reason=Run.StopReason.CANCELLED).exists()
+
+    def step_rules(self, step_id: int, notes: list[str]) -> None:
+        Step.objects.filter(pk=step_id).update(rules=notes)
 
     def set_memory_warning(self, sent: bool) -> None:
         Agent.objects.filter(pk=self.agent.pk).update(memory_warning_sent=sent)

@@ -118,6 +118,13 @@ def protocol_error(body: dict) -> str | None:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return "'messages' must be a non-empty array."
+    if "tools" in body and not body["tools"]:
+        return "Invalid 'tools': empty array. Expected an array with minimum length 1, but got an empty array instead."
+    if "tool_choice" in body and not body.get("tools"):
+        return "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified."
+    names = [(tool.get("function") or {}).get("name", "") for tool in body.get("tools") or []]
+    if len(set(names)) < len(names):
+        return "Invalid 'tools': tool names must be unique."
     for tool in body.get("tools") or []:
         name = (tool.get("function") or {}).get("name", "")
         if not TOOL_NAME.match(name):

@@ -7,8 +7,9 @@ from typing import Any, Callable
 
 from agents.engine import events, prompts
 from agents.engine.context import CompiledContext, compile_context, over_flush_line, over_warning_line
-from agents.engine.tools import TOOL_SCHEMAS, ToolContext, ToolOutcome, argument_of, execute
-from agents.engine.types import LLM, Completion, MessageView, Publish, StepRecord, Store, ToolCall
+from agents.engine.rules import ToolRules
+from agents.engine.tools import ToolContext, ToolOutcome, argument_of, execute, tools_of
+from agents.engine.types import LLM, Completion, MessageView, Publish, StepRecord, Store, ToolCall, ToolRunner
 from memory.errors import ProviderError
 from memory.tokens import Tokenizer
 
@@ -62,9 +63,12 @@ class Turn:
     settings: TurnSettings = field(default_factory=TurnSettings)
     now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
     sleep: Callable[[float], None] = time.sleep
+    tool_runner: ToolRunner | None = None  # runs the agent's custom tools
 
     def run(self, event: Event) -> TurnResult:
         self.state = self.store.load()
+        self.rules = ToolRules(self.state.tool_rules)
+        self.rule_note = ""  # what the rules did to the tools offered at the step being prepared
         self.calls = 0  # LLM calls in this turn, failed and summary calls included
         steps = 0
         deadline = time.monotonic() + self.settings.deadline_seconds
@@ -119,7 +123,10 @@ class Turn:
     # --- one step ----------------------------------------------------------------------------
 
     def compile(self) -> CompiledContext:
-        return compile_context(self.state, tools=TOOL_SCHEMAS, tokenizer=self.tokenizer, approximate=self.approximate)
+        tools = tools_of(self.state)
+        allowed, self.rule_note = self.rules.allowed([t.name for t in tools])
+        return compile_context(self.state, tools=[t.schema for t in tools if t.name in allowed], tokenizer=self.tokenizer,
+                               approximate=self.approximate)
 
     def prepared_context(self) -> CompiledContext:
         """The context for the next call, after memory pressure is dealt with."""
@@ -155,12 +162,12 @@ class Turn:
         request = {
             "model": self.state.model,
             "messages": context.messages,
-            "tools": context.tools,
-            "tool_choice": "auto",
             "temperature": self.state.temperature,
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        if context.tools:  # OpenAI refuses an empty list, and a tool_choice without tools
+            request.update(tools=context.tools, tool_choice="auto")
         if self.state.completion_reserve > 0:  # what the window keeps free for the answer bounds the answer
             request["max_tokens"] = self.state.completion_reserve
         return request
@@ -219,11 +226,12 @@ class Turn:
 
     def act(self, completion: Completion, step_id: int) -> str | None:
         """Store the answer and run its tool calls; returns the stop reason if the turn ends here."""
+        notes = [self.rule_note] if self.rule_note else []
         if not completion.tool_calls:
             # weak models answer in plain text: that is the agent's message, and the turn ends
             self.append(MessageView(None, "assistant", "assistant", completion.content, completion.content.strip()),
                         step_id=step_id)
-            return "no_tool_call"
+            return self.end_or_go_on(step_id, notes, "no_tool_call")
 
         calls = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
                  for c in completion.tool_calls]
@@ -231,19 +239,46 @@ class Turn:
         text = "\n\n".join(s for s in spoken if s) or events.thoughts_of(completion.content, calls)
         self.append(MessageView(None, "assistant", "assistant", completion.content, text, tool_calls=calls), step_id=step_id)
 
-        heartbeat, failed = False, False
-        ctx = ToolContext(self.state, self.store, step_id, self.settings.page_size, self.now)
+        heartbeat, failed, ends = False, False, False
+        ctx = ToolContext(self.state, self.store, step_id, self.settings.page_size, self.now, self.tool_runner)
         for call in completion.tool_calls:
-            outcome = execute(ctx, call.name, call.arguments)
+            refusal = self.rules.refusal(call.name)
+            if refusal:
+                notes.append(refusal)
+                outcome = ToolOutcome(status="Failed", message=refusal, heartbeat=True)
+            else:
+                outcome = execute(ctx, call.name, call.arguments)
+                self.rules.record(call.name, outcome.message if isinstance(outcome.message, str) else "")
+                if self.rules.ends_turn(call.name):
+                    notes.append(f"exit_loop: {call.name} ends the turn")
+                    ends = True
+                elif self.rules.continues(call.name) and not outcome.heartbeat:
+                    notes.append(f"continue_loop: the agent goes on after {call.name}")
+                    outcome.heartbeat = True
             self.record_result(call, outcome, step_id)
             heartbeat |= outcome.heartbeat
             failed |= outcome.failed
-        if heartbeat:
+        if heartbeat and not ends:
             reason = prompts.FAILED_REASON if failed else prompts.HEARTBEAT_REASON
-            content = prompts.heartbeat(reason, self.now())
-            self.append(MessageView(None, "user", "heartbeat", content, reason), step_id=step_id)
-            return None
-        return "end_turn"
+            return self.go_on(step_id, notes, reason)
+        return self.end_or_go_on(step_id, notes, "end_turn", exiting=ends)
+
+    def go_on(self, step_id: int, notes: list[str], reason: str) -> None:
+        """Another step: a heartbeat says why."""
+        if notes:
+            self.store.step_rules(step_id, notes)
+        self.append(MessageView(None, "user", "heartbeat", prompts.heartbeat(reason, self.now()), reason), step_id=step_id)
+
+    def end_or_go_on(self, step_id: int, notes: list[str], stop_reason: str, *, exiting: bool = False) -> str | None:
+        """The turn ends here, unless a tool it must call first was not called (and no exit_loop tool ended it)."""
+        missing = [] if exiting else self.rules.missing_before_exit()
+        if missing:
+            reason = f"Tool rule required_before_exit: call {', '.join(missing)} before you finish."
+            notes.append(reason)
+            return self.go_on(step_id, notes, reason)
+        if notes:
+            self.store.step_rules(step_id, notes)
+        return stop_reason
 
     def record_result(self, call: ToolCall, outcome: ToolOutcome, step_id: int) -> None:
         message = outcome.message

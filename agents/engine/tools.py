@@ -1,4 +1,5 @@
-"""The agent's tools: JSON schemas as the model sees them, validated arguments, and dispatch.
+"""The agent's tools: the built-in ones (JSON schemas as the model sees them, validated arguments),
+and dispatch of every call, custom tools to the ToolRunner.
 
 A bad call never raises: it becomes a failed result that tells the model what went wrong.
 """
@@ -9,9 +10,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Callable
 
+import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agents.engine.types import AgentState, SearchPage, Store
+from agents.engine.types import AgentState, SearchPage, Store, ToolRunner, ToolSpec
 from memory.errors import BlockEditRefused, BlockLimitExceeded
 from memory.text import clean, clean_json
 
@@ -155,6 +157,12 @@ TOOL_SCHEMAS = [
     ),
 ]
 TOOL_NAMES = [schema["function"]["name"] for schema in TOOL_SCHEMAS]
+BUILTIN_TOOLS = [ToolSpec(name=schema["function"]["name"], schema=schema) for schema in TOOL_SCHEMAS]
+
+
+def tools_of(state: AgentState) -> list[ToolSpec]:
+    """The agent's tool set, as the model is offered it."""
+    return BUILTIN_TOOLS if state.tools is None else state.tools
 
 
 @dataclass
@@ -164,6 +172,7 @@ class ToolContext:
     step_id: int | None
     page_size: int
     now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+    runner: ToolRunner | None = None  # runs custom tools (agents/tools/sandbox.py behind agents.storage)
 
 
 def _explain(error: ValidationError, tool: str) -> str:
@@ -271,10 +280,41 @@ def argument_of(raw: str, name: str) -> str | None:
     return clean(value) if isinstance(value, str) else None
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f" [… {len(text) - limit} more characters cut]"
+
+
+def _problem(error: jsonschema.ValidationError) -> str:
+    where = f"argument '{'.'.join(map(str, error.path))}': " if error.path else ""
+    return f"{where}{error.message:.200}"
+
+
+def _run_custom(ctx: ToolContext, tool: ToolSpec, arguments: dict) -> ToolOutcome:
+    """A person's function, in the sandbox: its arguments checked against its schema first."""
+    heartbeat = arguments.pop("request_heartbeat", False) is True
+    parameters = tool.schema["function"]["parameters"]
+    properties = {k: v for k, v in parameters.get("properties", {}).items() if k != "request_heartbeat"}
+    arguments = {k: v for k, v in arguments.items() if k in properties}  # what the function cannot take
+    required = [k for k in parameters.get("required", []) if k in properties]
+    problems = sorted(jsonschema.Draft202012Validator({**parameters, "properties": properties, "required": required})
+                      .iter_errors(arguments), key=lambda e: list(e.path))
+    if problems:
+        return _failed(f"Invalid arguments for {tool.name}: " + "; ".join(map(_problem, problems[:5])))
+    if ctx.runner is None:
+        return _failed(f"{tool.name} is a custom tool, and custom tools cannot run here.")
+    run = ctx.runner.run(tool, arguments, ctx.state)
+    if not run.ok:
+        detail = f"\n{run.traceback}" if run.traceback else ""
+        return _failed(_cut(f"{tool.name} failed: {run.error}{detail}", max(tool.return_char_limit, MAX_ERROR_CHARS)))
+    value = run.value if isinstance(run.value, str) else json.dumps(run.value, ensure_ascii=False)
+    return ToolOutcome(status="OK", message=_cut(value, tool.return_char_limit), heartbeat=heartbeat)
+
+
 def execute(ctx: ToolContext, name: str, raw_arguments: str) -> ToolOutcome:
-    """Run one tool call as the model sent it."""
-    if name not in TOOLS:
-        return _failed(f"Unknown tool {name!r}. Available tools: {', '.join(TOOL_NAMES)}.")
+    """Run one tool call as the model sent it: a tool of the agent's tool set, or a failed result."""
+    tools = {tool.name: tool for tool in tools_of(ctx.state)}
+    if name not in tools or (tools[name].kind == "builtin" and name not in TOOLS):
+        return _failed(f"Unknown tool {name!r}. Available tools: {', '.join(tools)}.")
     try:
         # a model's "\u0000" or lone "\ud800" escapes become U+FFFD: PostgreSQL could not store them
         arguments = clean_json(json.loads(raw_arguments)) if raw_arguments.strip() else {}
@@ -285,6 +325,12 @@ def execute(ctx: ToolContext, name: str, raw_arguments: str) -> ToolOutcome:
         return _failed(f"The arguments of {name} are nested too deeply. Send them as one flat JSON object.")
     if not isinstance(arguments, dict):
         return _failed(f"The arguments of {name} must be a JSON object, not {type(arguments).__name__}.")
+    if tools[name].kind == "custom":
+        try:
+            return _run_custom(ctx, tools[name], arguments)
+        except Exception as error:  # a bug of ours: the model reads it, the turn goes on
+            logger.warning("custom tool %s raised", name, exc_info=True)
+            return _failed(f"{name} failed: {type(error).__name__}: {str(error)[:MAX_ERROR_CHARS]}")
     model, function = TOOLS[name]
     try:
         parsed = model.model_validate(arguments)

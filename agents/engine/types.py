@@ -46,6 +46,37 @@ class MessageView:
         return message
 
 
+@dataclass(frozen=True)
+class ToolSpec:
+    """One tool of an agent's tool set: a built-in one, run by the engine, or a custom one, run by the
+    ToolRunner. `schema` is what the model is sent."""
+
+    name: str
+    schema: dict[str, Any]
+    kind: str = "builtin"  # or "custom"
+    source: str = ""
+    requirements: tuple[str, ...] = ()
+    return_char_limit: int = 6000
+    takes_agent_state: bool = False
+
+
+@dataclass
+class ToolRun:
+    """What a custom tool call gave: the function's return value, or the error and its traceback."""
+
+    ok: bool
+    value: Any = None
+    stdout: str = ""
+    error: str = ""
+    traceback: str = ""
+    duration: float = 0.0
+
+
+class ToolRunner(Protocol):
+    def run(self, tool: ToolSpec, arguments: dict[str, Any], state: "AgentState") -> ToolRun:
+        """Run a custom tool with the model's (validated) arguments; never raises."""
+
+
 @dataclass
 class AgentState:
     agent_id: int
@@ -65,6 +96,8 @@ class AgentState:
     recall_count: int = 0  # messages in recall memory (all ever stored)
     archival_count: int = 0
     memory_edited_at: datetime | None = None
+    tools: list[ToolSpec] | None = None  # the agent's tool set; None: every built-in tool
+    tool_rules: list[dict] = field(default_factory=list)  # Letta's, as agents/engine/rules.py reads them
 
     def block(self, label: str) -> BlockView | None:
         return next((b for b in self.blocks if b.label == label), None)
@@ -148,6 +181,9 @@ class Store(Protocol):
     def evict(self, message_ids: list[int], summary: MessageView) -> MessageView: ...
 
     def set_memory_warning(self, sent: bool) -> None: ...
+
+    def step_rules(self, step_id: int, notes: list[str]) -> None:
+        """Keep with the step what the tool rules did at it, for its trace."""
 
     def cancelled(self) -> bool:
         """Whether someone asked the turn to stop (it stops before its next LLM call)."""

@@ -26,6 +26,7 @@ class InMemoryStore:
     steps: list[StepRecord] = field(default_factory=list)
     evicted: list[int] = field(default_factory=list)
     block_writes: list[tuple[str, str, int | None]] = field(default_factory=list)
+    rule_notes: dict[int, list[str]] = field(default_factory=dict)  # step id -> what the tool rules did
     cancel_requested: bool = False
     now: datetime = field(default_factory=lambda: datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc))
 
@@ -95,6 +96,9 @@ class InMemoryStore:
 
     def set_memory_warning(self, sent):
         self.state.memory_warning_sent = sent
+
+    def step_rules(self, step_id, notes):
+        self.rule_notes[step_id] = list(notes)
 
 
 def make_state(**overrides) -> AgentState:

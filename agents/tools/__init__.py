@@ -1,0 +1,1 @@
+"""Custom tools: their schemas from source, and the sandbox that runs them."""
