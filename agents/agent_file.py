@@ -17,10 +17,12 @@ from rest_framework import serializers
 
 from agents.engine.events import thoughts_of
 from agents.engine.prompts import BASE_INSTRUCTIONS
-from agents.engine.tools import TOOL_SCHEMAS, argument_of
+from agents.engine.rules import KINDS as RULE_KINDS
+from agents.engine.tools import TOOL_NAMES, argument_of
 from agents.llm import model_name
-from agents.models import Agent
-from agents.services import agent_delete, block_attach
+from agents.models import Agent, Tool
+from agents.services import agent_delete, block_attach, tool_attach, tool_create
+from agents.tools.schema import MAX_SOURCE_CHARS, ToolSourceError, tool_parse
 from memory.embeddings import embedding_problem
 from memory.models import Message, Passage
 from memory.selectors import agent_blocks
@@ -44,6 +46,7 @@ def agent_file_export(*, agent: Agent, include_passages: bool = False) -> dict:
     """The agent as an agent file (Letta's .af layout, version 2): its settings, core memory blocks,
     whole message history with what is in context, its tools, and optionally its archival passages."""
     blocks = agent_blocks(agent_id=agent.pk)
+    tools = list(agent.tools.order_by("kind", "pk"))
     messages = list(Message.objects.filter(agent=agent).order_by("id"))
     message_ids = {m.pk: f"message-{n}" for n, m in enumerate(messages)}
     spec = {
@@ -61,7 +64,7 @@ def agent_file_export(*, agent: Agent, include_passages: bool = False) -> dict:
         "embedding_config": {"embedding_model": agent.embedding_model.partition("/")[2],
                              "handle": agent.embedding_model},
         "block_ids": [f"block-{n}" for n in range(len(blocks))],
-        "tool_ids": [f"tool-{schema['function']['name']}" for schema in TOOL_SCHEMAS],
+        "tool_ids": [f"tool-{n}" for n in range(len(tools))],
         "source_ids": [],
         "messages": [
             {"id": message_ids[m.pk], "role": m.role, "content": [{"type": "text", "text": m.content}],
@@ -74,18 +77,15 @@ def agent_file_export(*, agent: Agent, include_passages: bool = False) -> dict:
         "in_context_message_ids": [message_ids[m.pk] for m in messages if m.in_context],
         "metadata": {"memgpt_playground": {**{name: getattr(agent, name) for name in AGENT_FILE_SETTINGS},
                                            "memory_edited_at": _moment(agent.memory_edited_at)}},
-        "tool_rules": [],
+        "tool_rules": agent.tool_rules,
         "include_base_tools": False,
     }
-    tools = [{"id": f"tool-{s['function']['name']}", "name": s["function"]["name"], "tool_type": "letta_core",
-              "description": s["function"]["description"], "json_schema": s["function"], "source_type": "python"}
-             for s in TOOL_SCHEMAS]
     file = {
         "agents": [spec],
         "blocks": [{"id": f"block-{n}", "label": b.label, "value": b.value, "limit": b.limit,
                     "description": b.description, "read_only": b.read_only, "is_template": False, "metadata": {}}
                    for n, b in enumerate(blocks)],
-        "tools": tools,
+        "tools": [_tool_entry(n, t) for n, t in enumerate(tools)],
         "groups": [], "files": [], "sources": [], "mcp_servers": [],
         "metadata": {"exported_by": "memgpt-playground"},
         "created_at": _moment(timezone.now()),
@@ -94,6 +94,92 @@ def agent_file_export(*, agent: Agent, include_passages: bool = False) -> dict:
         file["passages"] = [{"agent_id": "agent-0", "text": p.text, "tags": p.tags, "created_at": _moment(p.created_at)}
                             for p in Passage.objects.filter(agent=agent).order_by("id")]
     return file
+
+
+def _tool_entry(n: int, tool: Tool) -> dict:
+    """A tool in Letta's shape; a custom one with its source, so the importing server can make it."""
+    custom = tool.kind == Tool.Kind.CUSTOM
+    return {"id": f"tool-{n}", "name": tool.name, "tool_type": "custom" if custom else "letta_core",
+            "description": tool.description, "json_schema": tool.json_schema["function"], "source_type": "python",
+            "source_code": tool.source_code if custom else None, "tags": tool.tags,
+            "return_char_limit": tool.return_char_limit,
+            "pip_requirements": [requirement_of(r) for r in tool.pip_requirements]}
+
+
+def requirement_of(text: str) -> dict:
+    """A pip requirement as stored ("requests==2.32.3", "numpy>=2") in Letta's shape: {"name", "version"}."""
+    match = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(.*)$", text)
+    name, version = (match.groups() if match else (text, ""))
+    version = version.strip().removeprefix("==").strip()
+    return {"name": name, "version": version or None}
+
+
+def requirement_text(requirement: dict) -> str:
+    """Letta's {"name", "version"} as a pip requirement: a bare version means exactly that version."""
+    version = (requirement.get("version") or "").strip()
+    if version and version[0] not in "<>=!~":
+        version = f"=={version}"
+    return requirement["name"] + version
+
+
+# --- tool rules, as letta_client.types spells them (InitToolRule, TerminalToolRule, ...) ----------
+
+TOOL_RULE_TYPES = RULE_KINDS  # InitToolRule (run_first), TerminalToolRule (exit_loop), ...: those the engine enforces
+
+
+class _Rule(serializers.Serializer):
+    tool_name = serializers.CharField(max_length=64)
+    type = serializers.ChoiceField(list(TOOL_RULE_TYPES), error_messages={
+        "invalid_choice": f'"{{input}}" is not a tool rule type; one of {", ".join(TOOL_RULE_TYPES)}.'})
+    prompt_template = serializers.CharField(required=False, allow_null=True, max_length=10_000, trim_whitespace=False)
+
+
+class _InitRule(_Rule):
+    args = serializers.DictField(required=False, allow_null=True)
+
+
+class _ChildRule(_Rule):
+    children = serializers.ListField(child=serializers.CharField(max_length=64), max_length=100)
+    child_arg_nodes = serializers.ListField(child=serializers.DictField(), required=False, allow_null=True,
+                                            max_length=100)
+
+
+class _MaxCountRule(_Rule):
+    max_count_limit = serializers.IntegerField(min_value=1, max_value=1000)
+
+
+class _ConditionalRule(_Rule):
+    child_output_mapping = serializers.DictField(child=serializers.CharField(max_length=64))
+    default_child = serializers.CharField(required=False, allow_null=True, max_length=64)
+    require_output_mapping = serializers.BooleanField(required=False, default=False)
+
+
+RULE_FIELDS = {"run_first": _InitRule, "constrain_child_tools": _ChildRule, "parent_last_tool": _ChildRule,
+               "max_count_per_step": _MaxCountRule, "conditional": _ConditionalRule}
+
+
+class ToolRuleField(serializers.Field):
+    """One tool rule, checked by the fields of its type and kept with only those fields."""
+
+    def to_internal_value(self, data: Any) -> dict:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("A tool rule is an object with tool_name and type.")
+        rule = RULE_FIELDS.get(data.get("type"), _Rule)(data=data)
+        rule.is_valid(raise_exception=True)
+        return dict(rule.validated_data)
+
+    def to_representation(self, value: dict) -> dict:
+        return value
+
+
+def rule_tool_names(rules: list[dict]) -> list[str]:
+    """Every tool a list of rules names: the rules' own tools, their children and their default children."""
+    names: list[str] = []
+    for rule in rules:
+        names += [rule["tool_name"], *rule.get("children", []), *rule.get("child_output_mapping", {}).values()]
+        if rule.get("default_child"):
+            names.append(rule["default_child"])
+    return list(dict.fromkeys(names))
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -138,6 +224,29 @@ class FileAgent(serializers.Serializer):
     in_context_message_ids = serializers.ListField(child=serializers.CharField(max_length=100), required=False,
                                                    allow_null=True)
     metadata = serializers.JSONField(required=False, allow_null=True)
+    tool_ids = serializers.ListField(child=serializers.CharField(max_length=100), required=False, allow_null=True,
+                                     max_length=1000)
+    tool_rules = serializers.ListField(child=ToolRuleField(), required=False, allow_null=True, max_length=100)
+
+
+class FileRequirement(serializers.Serializer):
+    name = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+    version = serializers.RegexField(r"^(==|>=|<=|~=|!=|>|<)?\s*[A-Za-z0-9.*+!_-]{1,60}$", required=False,
+                                     allow_null=True, allow_blank=True)
+
+
+class FileTool(serializers.Serializer):
+    id = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=64)
+    tool_type = serializers.CharField(max_length=60, required=False, allow_null=True)
+    description = serializers.CharField(allow_blank=True, allow_null=True, required=False, trim_whitespace=False,
+                                        max_length=MAX_TEXT)
+    source_code = serializers.CharField(allow_blank=True, allow_null=True, required=False, trim_whitespace=False,
+                                        max_length=MAX_SOURCE_CHARS)
+    tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False, allow_null=True,
+                                 max_length=100)
+    return_char_limit = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False, allow_null=True)
+    pip_requirements = FileRequirement(many=True, required=False, allow_null=True, max_length=50)
 
 
 class FilePassage(serializers.Serializer):
@@ -150,6 +259,7 @@ class FilePassage(serializers.Serializer):
 class AgentFile(serializers.Serializer):
     agents = FileAgent(many=True, min_length=1, max_length=100)
     blocks = FileBlock(many=True, required=False, max_length=10_000)
+    tools = FileTool(many=True, required=False, max_length=1000)
     passages = FilePassage(many=True, required=False, max_length=100_000)
 
 
@@ -268,6 +378,7 @@ def agent_file_read(data: Any, *, name: str | None = None, strip_messages: bool 
     raw = file.validated_data
     blocks = [{**b, "description": b.get("description") or ""} for b in raw.get("blocks") or []]
     block_ids = {b["id"] for b in blocks}
+    tools = _file_tools(raw.get("tools") or [])
     agents = []
     for spec in raw["agents"]:
         wanted = spec.get("block_ids") or []
@@ -283,6 +394,7 @@ def agent_file_read(data: Any, *, name: str | None = None, strip_messages: bool 
                 raise serializers.ValidationError({"messages": [
                     f"A tool result answers the call {row['tool_call_id']!r}, which no earlier message makes."]})
         fields = _settings(spec)
+        fields.update(_agent_tools(spec, tools))
         if name:
             fields["name"] = name
         if model:
@@ -294,28 +406,95 @@ def agent_file_read(data: Any, *, name: str | None = None, strip_messages: bool 
     passages = [{**p, "tags": p.get("tags") or []} for p in raw.get("passages") or []]
     if stray := [p["agent_id"] for p in passages if p["agent_id"] not in agent_ids]:
         raise serializers.ValidationError({"passages": [f"A passage belongs to {stray[0]}, which the file lacks."]})
-    return {"agents": agents, "blocks": blocks, "passages": passages}
+    used = {i for a in agents for i in a["tool_ids"]}
+    return {"agents": agents, "blocks": blocks, "passages": passages,
+            "tools": [t for t in tools.values() if t["id"] in used and t["source_code"] is not None]}
+
+
+def _file_tools(entries: list[dict]) -> dict[str, dict]:
+    """The file's tools by their file id: a built-in one ({"id", "name", "source_code": None}) or a
+    custom one with what tool_create takes. A custom tool's source must parse, and name the tool."""
+    tools = {}
+    for entry in entries:
+        source = entry.get("source_code")
+        custom = entry.get("tool_type") == "custom" or (source and entry["name"] not in TOOL_NAMES)
+        if not custom:
+            tools[entry["id"]] = {"id": entry["id"], "name": entry["name"], "source_code": None}
+            continue
+        try:
+            parsed = tool_parse(source or "")
+        except ToolSourceError as error:
+            raise serializers.ValidationError({"tools": [f"The tool {entry['name']!r}: {error}"]}) from None
+        if parsed.name != entry["name"]:
+            raise serializers.ValidationError({"tools": [
+                f"The tool {entry['name']!r} holds the source of a function named {parsed.name!r}."]})
+        tools[entry["id"]] = {
+            "id": entry["id"], "name": entry["name"], "source_code": source, "description": entry.get("description"),
+            "tags": entry.get("tags") or [], "return_char_limit": entry.get("return_char_limit") or 6000,
+            "pip_requirements": [requirement_text(r) for r in entry.get("pip_requirements") or []]}
+    return tools
+
+
+def _agent_tools(spec: dict, tools: dict[str, dict]) -> dict:
+    """An agent's tools ("tool_ids": file ids of custom tools and built-in tools' names) and its tool rules.
+    A file without tool_ids (an older one) gets every built-in tool. Built-in tools of Letta's that
+    the playground lacks are left out, with the rules about them; a rule about any other tool the
+    agent lacks is refused."""
+    if spec.get("tool_ids") is None:
+        return {"tool_ids": list(TOOL_NAMES), "tool_rules": spec.get("tool_rules") or []}
+    if unknown := [i for i in spec["tool_ids"] if i not in tools]:
+        raise serializers.ValidationError({"agents": [f"{spec['id']} names the tool {unknown[0]}, which the file lacks."]})
+    named = [tools[i] for i in spec["tool_ids"]]
+    lacking = {t["name"] for t in named if t["source_code"] is None and t["name"] not in TOOL_NAMES}
+    kept = [t for t in named if t["name"] not in lacking]
+    have = {t["name"] for t in kept}
+    rules = [r for r in spec.get("tool_rules") or [] if not lacking & set(rule_tool_names([r]))]
+    if stray := [n for n in rule_tool_names(rules) if n not in have]:
+        raise serializers.ValidationError({"agents": [f"A tool rule of {spec['id']} names the tool {stray[0]!r}, "
+                                                      "which the agent lacks."]})
+    return {"tool_ids": [t["id"] if t["source_code"] is not None else t["name"] for t in kept], "tool_rules": rules}
 
 
 # --- importing --------------------------------------------------------------------------------
 
 
-def agent_file_import(*, owner, agents: list[dict], blocks: list[dict], passages: list[dict] | None = None) -> list[Agent]:
+def _tools_for(owner, tools: list[dict]) -> dict[str, Tool]:
+    """The file's custom tools as the owner's: one of the same name and the same source is reused;
+    one of the same name and other source is refused (replacing it would change it for the agents
+    that use it; renaming would change what the imported agent's history and rules call it)."""
+    rows = {}
+    for spec in tools:
+        mine = Tool.objects.filter(owner=owner, name=spec["name"]).first()
+        if mine is not None and mine.source_code != spec["source_code"]:
+            raise ValueError(f"You have a tool named {spec['name']!r} already, with other source: rename or delete "
+                             "yours (or make it the same as the file's), then import again.")
+        rows[spec["id"]] = mine or tool_create(owner=owner, **{k: v for k, v in spec.items() if k not in ("id", "name")})
+    return rows
+
+
+def agent_file_import(*, owner, agents: list[dict], blocks: list[dict], passages: list[dict] | None = None,
+                      tools: list[dict] | None = None) -> list[Agent]:
     """Agents from an agent file, already read and checked by agent_file_read:
     `blocks` [{"id", "label", "value", ...}] are created once, so blocks shared in the file stay shared;
     each agent {"id", "block_ids", "messages": [{Message fields, "created_at", "in_context"}], settings...};
-    `passages` [{"agent_id", "text", "tags", "created_at"}] go into the archival memory of their agent.
+    `passages` [{"agent_id", "text", "tags", "created_at"}] go into the archival memory of their agent;
+    `tools` [{"id", "name", "source_code", ...}] are the custom tools, made the owner's (see _tools_for),
+    and each agent's "tool_ids" are their ids or built-in tools' names.
     Message times are kept. Passages are embedded after the rest is committed; if that fails the new
     agents are removed again."""
     passages = passages or []
     created: list[Agent] = []
     with transaction.atomic():
         rows = {spec["id"]: block_create(owner=owner, **{k: v for k, v in spec.items() if k != "id"}) for spec in blocks}
+        custom = _tools_for(owner, tools or [])
+        builtin = {t.name: t for t in Tool.objects.filter(kind=Tool.Kind.BUILTIN)}
         file_ids: dict[int, str] = {}
         for spec in agents:
-            settings_ = {k: v for k, v in spec.items() if k not in ("id", "block_ids", "messages")}
+            settings_ = {k: v for k, v in spec.items() if k not in ("id", "block_ids", "messages", "tool_ids")}
             agent = Agent.objects.create(owner=owner, **settings_)
             file_ids[agent.pk] = spec["id"]
+            for tool_id in spec["tool_ids"]:
+                tool_attach(agent=agent, tool=custom.get(tool_id) or builtin[tool_id])
             for block_id in spec["block_ids"]:
                 block_attach(block=rows[block_id], agent=agent, mark_edited=False)  # the file says when memory was edited
             messages = spec["messages"]

@@ -12,6 +12,7 @@ from agents import events
 from agents.engine import events as event
 from agents.engine import prompts
 from agents.engine.loop import Event, Turn, TurnSettings
+from agents.engine.types import ToolRun
 from agents.engine.rules import KINDS as RULE_KINDS
 from agents.engine.tools import TOOL_SCHEMAS
 from agents.errors import IdempotencyKeyReused, MessageTooLong
@@ -24,7 +25,7 @@ from agents.llm import (
     model_window,
 )
 from agents.models import Agent, Run, Tool
-from agents.storage import DjangoStore, block_view
+from agents.storage import DjangoStore, block_view, tool_spec
 from agents.tools.calls import SandboxRunner
 from agents.tools.schema import tool_parse, tool_schema
 from memory.errors import BlockLabelTaken, BlockReadOnly, BlockTextNotFound
@@ -43,10 +44,10 @@ def agent_create(*, owner, name: str, persona: str = "", human: str = "", model:
                  context_window: int | None = None, temperature: float = 0.7, embedding_model: str | None = None,
                  description: str = "", tags: list[str] | None = None, blocks: list[dict] | None = None,
                  block_ids: list[int] | None = None, tool_ids: list[int] | None = None,
-                 include_base_tools: bool = True) -> Agent:
+                 include_base_tools: bool = True, tool_rules: list[dict] | None = None) -> Agent:
     """An agent with its core memory (persona and human blocks, or the `blocks` given: label, value,
     ...) and its tool set: every built-in tool unless `include_base_tools` is False, and the tools of
-    `tool_ids` (the owner's, or built-in)."""
+    `tool_ids` (the owner's, or built-in), under `tool_rules` (Letta's)."""
     context_window = context_window or settings.AGENT_CONTEXT_WINDOW
     limit = model_window(model)
     if limit is not None and context_window > limit:
@@ -67,6 +68,10 @@ def agent_create(*, owner, name: str, persona: str = "", human: str = "", model:
             block_attach(block=block, agent=agent, mark_edited=False)
         tools = Tool.objects.filter(Q(owner=owner) | Q(owner=None), pk__in=tool_ids or [])
         agent.tools.add(*tools, *(Tool.objects.filter(kind=Tool.Kind.BUILTIN) if include_base_tools else []))
+        if tool_rules:
+            tool_rules_check(tool_rules, names=set(agent.tools.values_list("name", flat=True)))
+            Agent.objects.filter(pk=agent.pk).update(tool_rules=tool_rules)
+            agent.tool_rules = tool_rules
     return agent
 
 
@@ -316,13 +321,18 @@ def tool_rules_check(rules: list, *, names: set[str]) -> None:
             raise ValueError("a max_count_per_step rule needs max_count_limit, a whole number from 1")
 
 
-def agent_update(*, agent: Agent, block_ids: list[int] | None = None, **changes) -> Agent:
-    """Change an agent's settings; `block_ids` (the owner's blocks) replaces its core memory blocks."""
+def agent_update(*, agent: Agent, block_ids: list[int] | None = None, tool_ids: list[int] | None = None,
+                 **changes) -> Agent:
+    """Change an agent's settings; `block_ids` (the owner's blocks) replaces its core memory blocks,
+    `tool_ids` (the owner's tools or built-in ones) its tool set. Settings that cannot work together
+    (a rule about a tool it will not have, say) change nothing (ValueError)."""
     unknown = set(changes) - set(AGENT_EDITABLE)
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
-    _check_settings({**{name: getattr(agent, name) for name in AGENT_EDITABLE}, **changes}, agent)
     with transaction.atomic():
+        if tool_ids is not None:
+            agent.tools.set(Tool.objects.filter(Q(owner=agent.owner) | Q(owner=None), pk__in=tool_ids))
+        _check_settings({**{name: getattr(agent, name) for name in AGENT_EDITABLE}, **changes}, agent)
         for name, value in changes.items():
             setattr(agent, name, value)
         if changes:
@@ -522,6 +532,14 @@ def tool_create(*, owner, source_code: str, description: str | None = None, tags
                                    pip_requirements=pip_requirements or [], **_parsed_fields(source_code, description))
 
 
+def tool_upsert(*, owner, source_code: str, **fields) -> Tool:
+    """The owner's tool named as the function in `source_code`: replaced if it exists, else created."""
+    existing = Tool.objects.filter(owner=owner, name=tool_parse(source_code).name).first()
+    if existing is not None:
+        return tool_update(tool=existing, source_code=source_code, **fields)
+    return tool_create(owner=owner, source_code=source_code, **fields)
+
+
 TOOL_EDITABLE = ("source_code", "description", "tags", "return_char_limit", "pip_requirements")
 
 
@@ -545,6 +563,19 @@ def tool_delete(*, tool: Tool) -> None:
     if tool.kind == Tool.Kind.BUILTIN:
         raise PermissionError(f"{tool.name} is a built-in tool: it cannot be deleted")
     tool.delete()
+
+
+def tool_run(*, tool: Tool, arguments: dict, agent: Agent | None = None) -> ToolRun:
+    """Run a custom tool by hand in the sandbox, as an agent's call would run it (with the agent's
+    state, for a tool that reads agent_state). Never raises for what the tool does."""
+    if tool.kind == Tool.Kind.BUILTIN:
+        raise PermissionError(f"{tool.name} is a built-in tool: it runs only in an agent's turn")
+    if agent is not None and agent.owner_id != tool.owner_id:
+        raise PermissionError("that agent belongs to someone else")
+    if tool.takes_agent_state and agent is None:
+        raise ValueError(f"{tool.name} reads agent_state: choose the agent whose state it reads")
+    state = DjangoStore(agent).load() if agent is not None else None
+    return SandboxRunner().run(tool_spec(tool), arguments, state)
 
 
 def tool_attach(*, agent: Agent, tool: Tool) -> None:

@@ -3,12 +3,16 @@ Django's CharField refuses NUL characters ("Null characters are not allowed."), 
 cannot carry a lone surrogate (Django decodes it with errors="replace"). Invalid forms come back with
 their errors in place (422); a parameter no form shows (an id, a cursor) answers 400."""
 
+import json
+import re
 from datetime import date, datetime, time, timedelta, timezone
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import BadRequest
 
+from agents.engine.rules import KINDS as RULE_KINDS
+from agents.tools.schema import MAX_SOURCE_CHARS, ToolSourceError, tool_parse
 from memory.models import Block, MemoryTemplate
 from memory.selectors import memory_templates
 
@@ -111,3 +115,221 @@ def id_param(value: str | None, name: str) -> int:
         return forms.IntegerField(min_value=1, max_value=MAX_ID).clean(value)
     except forms.ValidationError:
         raise BadRequest(f"{name}: not an id") from None
+
+
+# --- tools, tool rules and agent settings ----------------------------------------------------------
+
+# a name as pip spells it, with an optional version specifier; never a path or a URL (pip would read
+# files of the server)
+REQUIREMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}(\[[A-Za-z0-9._,-]+\])?"
+                         r"\s*((==|>=|<=|~=|!=|>|<)\s*[A-Za-z0-9.*+!_-]{1,60})?")
+
+
+EXAMPLE_TOOL = '''def roll_dice(sides: int = 6, times: int = 1) -> list[int]:
+    """Roll dice and return what they show.
+
+    Args:
+        sides: how many sides each die has
+        times: how many dice to roll
+    """
+    import random
+
+    return [random.randint(1, sides) for _ in range(times)]
+'''
+
+
+class ToolForm(forms.Form):
+    source_code = forms.CharField(strip=False, max_length=MAX_SOURCE_CHARS, initial=EXAMPLE_TOOL,
+                                  widget=forms.Textarea(attrs={"rows": 18, "spellcheck": "false"}))
+    description = forms.CharField(required=False, max_length=10_000, help_text="blank: the docstring's summary")
+    tags = forms.CharField(required=False, max_length=2_000, help_text="separated by commas")
+    return_char_limit = forms.IntegerField(min_value=1, max_value=1_000_000, initial=6000)
+    pip_requirements = forms.CharField(required=False, max_length=5_000, widget=forms.Textarea(attrs={"rows": 3}),
+                                       help_text="one a line, as pip spells them: requests, numpy>=1.26")
+
+    @classmethod
+    def of(cls, tool) -> "ToolForm":
+        return cls(initial={"source_code": tool.source_code, "tags": ", ".join(tool.tags),
+                            "return_char_limit": tool.return_char_limit, "pip_requirements": "\n".join(tool.pip_requirements),
+                            # an override only when it differs from the docstring's (tool_update sets it anew)
+                            "description": "" if tool.description == _docstring_summary(tool.source_code) else tool.description})
+
+    def clean_tags(self) -> list[str]:
+        tags = [tag.strip() for tag in self.cleaned_data["tags"].split(",") if tag.strip()]
+        if any(len(tag) > 100 for tag in tags):
+            raise forms.ValidationError("A tag has at most 100 characters.")
+        return list(dict.fromkeys(tags))
+
+    def clean_pip_requirements(self) -> list[str]:
+        lines = [" ".join(line.split()) for line in self.cleaned_data["pip_requirements"].splitlines() if line.strip()]
+        for line in lines:
+            if not REQUIREMENT.fullmatch(line):
+                raise forms.ValidationError(f"{line!r} is not a requirement pip reads by name: name, name==1.2 or name>=1.2.")
+        if len(lines) > 50:
+            raise forms.ValidationError("At most 50 requirements.")
+        return lines
+
+    def service_fields(self) -> dict:
+        data = self.cleaned_data
+        return {"source_code": data["source_code"], "description": data["description"] or None, "tags": data["tags"],
+                "return_char_limit": data["return_char_limit"], "pip_requirements": data["pip_requirements"]}
+
+
+def _signature_order(source: str) -> list[str]:
+    try:
+        return list(tool_parse(source).parameters["properties"])
+    except ToolSourceError:
+        return []
+
+
+def _docstring_summary(source: str) -> str | None:
+    try:
+        return tool_parse(source).description
+    except ToolSourceError:
+        return None
+
+
+class ToolRunForm(forms.Form):
+    """One field per parameter of a tool's JSON schema; `arguments()` gives the call's arguments."""
+
+    def __init__(self, *args, tool, agents, **kwargs):
+        super().__init__(*args, **kwargs)
+        parameters = tool.json_schema["function"].get("parameters") or {}
+        required = set(parameters.get("required") or [])
+        self.json_fields = set()
+        properties = parameters.get("properties") or {}
+        # in the signature's order: the stored schema (jsonb) keeps its keys in an order of its own
+        order = {name: index for index, name in enumerate(_signature_order(tool.source_code))}
+        for name in sorted(properties, key=lambda name: order.get(name, len(order))):
+            if name != "request_heartbeat":
+                self.fields[name] = self._field(name, properties[name], name in required)
+        if tool.takes_agent_state:
+            # named as the reserved parameter it fills, so that no parameter of the tool can take the name
+            self.fields["agent_state"] = forms.ModelChoiceField(agents, label="agent (its state is passed as agent_state)")
+
+    def _field(self, name: str, schema: dict, required: bool) -> forms.Field:
+        help_text, initial = schema.get("description", ""), schema.get("default")
+        kind = schema.get("type")
+        if "enum" in schema:
+            choices = [(json.dumps(v), str(v)) for v in schema["enum"]]
+            field = forms.TypedChoiceField(choices=([("", "–")] if not required else []) + choices, coerce=json.loads,
+                                           required=required, empty_value=None)
+            initial = json.dumps(initial) if initial is not None else None
+        elif kind == "string":
+            field = forms.CharField(required=required, strip=False)
+        elif kind == "integer":
+            field = forms.IntegerField(required=required)
+        elif kind == "number":
+            field = forms.FloatField(required=required)
+        elif kind == "boolean":
+            field = forms.BooleanField(required=False)
+        else:  # arrays, objects, unions, any value: JSON
+            self.json_fields.add(name)
+            field = forms.JSONField(required=required, widget=forms.Textarea(attrs={"rows": 3, "class": "json"}))
+            field.expected = {"array": list, "object": dict}.get(kind)
+        field.help_text, field.initial, field.schema_type = help_text, initial, kind or "JSON"
+        return field
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in self.json_fields:
+            expected = self.fields[name].expected
+            if cleaned.get(name) is not None and expected and not isinstance(cleaned[name], expected):
+                self.add_error(name, f"Enter a JSON {'array' if expected is list else 'object'}.")
+        return cleaned
+
+    def arguments(self) -> dict:
+        """The parameters given; an optional one left empty is left out, so the function's default holds."""
+        fields = {name: value for name, value in self.cleaned_data.items() if name != "agent_state"}
+        return {name: value for name, value in fields.items()
+                if self.fields[name].required or self.fields[name].schema_type == "boolean" or value not in (None, "")}
+
+
+class ToolRuleForm(forms.Form):
+    """A Letta tool rule: its kind, the tool it is about, and the kind's own fields."""
+
+    type = forms.ChoiceField(choices=[(kind, kind.replace("_", " ")) for kind in RULE_KINDS], label="kind")
+    tool_name = forms.ChoiceField(label="tool")
+    children = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple,
+                                         help_text="the tools allowed after it (constrain child tools), "
+                                                   "or only right after it (parent last tool)")
+    default_child = forms.ChoiceField(required=False, help_text="the next tool when no output matches")
+    child_output_mapping = forms.CharField(required=False, max_length=5_000, widget=forms.Textarea(attrs={"rows": 2}),
+                                           help_text="one a line: output: next tool")
+    require_output_mapping = forms.BooleanField(required=False, help_text="an output no line names allows no tool")
+    max_count_limit = forms.IntegerField(required=False, min_value=1, max_value=1000, help_text="calls a turn")
+
+    # the fields each kind uses, beyond kind and tool (the page shows only those)
+    KIND_FIELDS = {"constrain_child_tools": {"children"}, "parent_last_tool": {"children"},
+                   "conditional": {"default_child", "child_output_mapping", "require_output_mapping"},
+                   "max_count_per_step": {"max_count_limit"}}
+
+    def __init__(self, *args, tool_names: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [(name, name) for name in tool_names]
+        self.fields["tool_name"].choices = self.fields["children"].choices = choices
+        self.fields["default_child"].choices = [("", "–"), *choices]
+
+    def kind_fields(self) -> list[tuple[forms.BoundField, str]]:
+        """The kinds' own fields, each with the kinds that use it (the page hides the others' fields)."""
+        return [(self[name], " ".join(kind for kind, names in self.KIND_FIELDS.items() if name in names))
+                for name in ("children", "default_child", "child_output_mapping", "require_output_mapping", "max_count_limit")]
+
+    def clean_child_output_mapping(self) -> dict[str, str]:
+        mapping = {}
+        for line in self.cleaned_data["child_output_mapping"].splitlines():
+            if not line.strip():
+                continue
+            output, colon, child = line.rpartition(":")
+            if not colon or child.strip() not in dict(self.fields["tool_name"].choices):
+                raise forms.ValidationError(f"{line.strip()!r}: write 'output: tool', the tool one of the agent's.")
+            mapping[output.strip()] = child.strip()
+        return mapping
+
+    def clean(self):
+        cleaned = super().clean()
+        kind = cleaned.get("type")
+        if kind in ("constrain_child_tools", "parent_last_tool") and not cleaned.get("children"):
+            self.add_error("children", "Choose the tools this rule is about.")
+        if kind == "conditional" and not (cleaned.get("default_child") or cleaned.get("child_output_mapping")):
+            self.add_error("child_output_mapping", "Map an output to a tool, or choose a default next tool.")
+        if kind == "max_count_per_step" and not cleaned.get("max_count_limit"):
+            self.add_error("max_count_limit", "How many calls a turn?")
+        return cleaned
+
+    def rule(self) -> dict:
+        data = self.cleaned_data
+        rule = {"tool_name": data["tool_name"], "type": data["type"]}
+        if data["type"] in ("constrain_child_tools", "parent_last_tool"):
+            rule["children"] = data["children"]
+        elif data["type"] == "conditional":
+            rule.update(default_child=data["default_child"] or None, child_output_mapping=data["child_output_mapping"],
+                        require_output_mapping=data["require_output_mapping"])
+        elif data["type"] == "max_count_per_step":
+            rule["max_count_limit"] = data["max_count_limit"]
+        return rule
+
+
+class AgentSettingsForm(forms.Form):
+    """The settings agent_update checks together (ValueError with a sentence for those that cannot work)."""
+
+    model = forms.CharField(max_length=200, required=False, help_text="blank: the server's LLM_MODEL")
+    context_window = forms.IntegerField(min_value=1024, max_value=2_000_000, help_text="tokens")
+    temperature = forms.FloatField(min_value=0, max_value=2, widget=forms.NumberInput(attrs={"step": "0.05"}))
+    system = forms.CharField(label="base instructions (system prompt)", max_length=100_000, strip=False,
+                             widget=forms.Textarea(attrs={"rows": 10}))
+    max_steps = forms.IntegerField(label="step limit", min_value=1, max_value=100, help_text="LLM calls a turn")
+    warning_share = forms.FloatField(label="memory warning share", min_value=0, max_value=1,
+                                     widget=forms.NumberInput(attrs={"step": "0.01"}),
+                                     help_text="of the window: the agent is told to save what matters")
+    evict_share = forms.FloatField(label="eviction share", min_value=0, max_value=1,
+                                   widget=forms.NumberInput(attrs={"step": "0.01"}),
+                                   help_text="of the message queue evicted into the summary at a flush")
+    completion_reserve = forms.IntegerField(min_value=0, max_value=1_000_000, help_text="tokens kept for the reply")
+
+    @classmethod
+    def of(cls, agent, data=None) -> "AgentSettingsForm":
+        return cls(data, initial={name: getattr(agent, name) for name in cls.base_fields})
+
+    def changes(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.changed_data}

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from playground.views import agents, inspect, memory, sources
+from playground.views import agents, inspect, memory, settings, sources, tools
 from playground.views.health import healthz
 
 agent = "agents/<int:agent_id>/"
@@ -34,6 +34,11 @@ urlpatterns = [
     path(agent + "archival/<int:passage_id>/delete", memory.archival_remove, name="archival-delete"),
     path(agent + "context", inspect.inspector_panel, name="inspector"),
     path(agent + "traces", inspect.traces_panel, name="traces"),
+    path(agent + "tools", tools.agent_tools, name="agent-tools"),
+    path(agent + "tools/<str:action>", tools.agent_tool_change, name="agent-tool-change"),
+    path(agent + "rules/new", tools.agent_rule_add, name="agent-rule-add"),
+    path(agent + "rules/<int:index>/delete", tools.agent_rule_remove, name="agent-rule-delete"),
+    path(agent + "settings", settings.agent_settings, name="agent-settings"),
     path(agent + "steps/<int:step_id>", inspect.step_detail, name="step"),
     path(agent + "steps/<int:step_id>.json", inspect.step_download, name="step-json"),
     path("sources/", sources.source_list, name="sources"),
@@ -43,4 +48,10 @@ urlpatterns = [
     path("sources/<int:source_id>/agents/<str:action>", sources.source_agents, name="source-agents"),
     path("documents/<int:document_id>/", sources.document_row, name="document-row"),
     path("documents/<int:document_id>/<str:action>", sources.document_action, name="document-action"),
+    path("tools/", tools.tool_list, name="tools"),
+    path("tools/new", tools.tool_new, name="tool-new"),
+    path("tools/preview", tools.tool_preview, name="tool-preview"),
+    path("tools/<int:tool_id>/", tools.tool_page, name="tool"),
+    path("tools/<int:tool_id>/delete", tools.tool_remove, name="tool-delete"),
+    path("tools/<int:tool_id>/run", tools.tool_run_page, name="tool-run"),
 ]

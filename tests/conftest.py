@@ -59,14 +59,21 @@ def llm(fake_llm, settings):
     """The scripted LLM server, the playground's LLM settings pointed at it: for turns run in this
     process (the live stack's worker talks to `live_llm`)."""
     import agents.llm
+    from memory import embeddings
+
+    def forget_servers():
+        # clients and embedders made for another test's server would keep calling it
+        agents.llm._clients.clear()
+        for model in [m for m in embeddings._embedders if m.startswith("openai/")]:
+            embeddings._embedders.pop(model, None)
 
     settings.OPENAI_BASE_URL = fake_llm.base_url
     settings.OPENAI_API_KEY = "test-key"
     settings.LLM_MODEL = "gpt-4o-mini"
     settings.LLM_MAX_RETRIES = 2
-    agents.llm._clients.clear()
+    forget_servers()
     yield fake_llm
-    agents.llm._clients.clear()
+    forget_servers()
 
 
 @pytest.fixture

@@ -36,13 +36,14 @@ def environment_for(requirements: tuple[str, ...], *, pip_args: tuple[str, ...] 
     """The python executable to run a tool with these requirements, built on first use.
 
     `pip_args` go to `pip install` before the requirements, e.g. ("--no-index", "--find-links", dir)
-    to install from local wheels; they are part of the cache key.
+    to install from local wheels. They say where to fetch from, not what: not part of the cache key,
+    so the sandbox, which passes none, finds an environment built with them.
     """
     wanted = normalized(requirements)
     if not wanted:
         return base_python()
     root = Path(settings.DATA_DIR) / "tool-envs"
-    key = _key(wanted, pip_args)
+    key = _key(wanted)
     home = root / key
     python = home / "bin" / "python"
     if python.exists():
@@ -69,9 +70,9 @@ def normalized(requirements: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted(seen))
 
 
-def _key(requirements: tuple[str, ...], pip_args: tuple[str, ...]) -> str:
+def _key(requirements: tuple[str, ...]) -> str:
     interpreter = f"{sys.version_info.major}.{sys.version_info.minor} {base_python()}"
-    text = "\n".join([interpreter, *requirements, "--", *pip_args])
+    text = "\n".join([interpreter, *requirements])
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 

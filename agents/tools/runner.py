@@ -8,9 +8,11 @@ The call comes as JSON on stdin: {"source", "function", "arguments", "agent_stat
 The runner forks: the child runs the tool and leaves its result in an anonymous memory file; the
 runner waits for the child to exit (not for an end of file that a process the tool forked could
 hold back), then writes to RESULT_FD, which the child closed before the tool's code ran.
-So nothing the tool prints or writes can pass for the result, and when the child dies the runner
-still reports how: by which signal, and with how much CPU time used (a busy loop killed at the hard
-CPU limit reads as a CPU time-out, not as a mysterious SIGKILL).
+So nothing the tool prints can pass for the result (code that goes looking for the memory file
+could write an answer of its own there, which it could as well return), and when the child dies the
+runner still reports how: by which signal, and with how much CPU time used (a busy loop killed at
+the hard CPU limit reads as a CPU time-out, not as a mysterious SIGKILL; bwrap's own exit status
+cannot tell, and its resource usage does not include the sandbox's processes).
 
 Imports are kept few and cheap: interpreter start-up is most of a sandboxed call's cost, and
 `json`, `signal` and `linecache` would each add 5-10 ms (they import `re` and `enum`). So JSON goes
@@ -46,20 +48,25 @@ def main() -> None:
 
 
 def _child(call: dict, handover: int) -> None:
-    sys.stdin = open(os.devnull)  # noqa: SIM115  (the tool gets an empty stdin, not our call)
-    sys.stdout.reconfigure(line_buffering=True)  # what it printed survives if it is killed
-    _signal.signal(_signal.SIGXCPU, lambda signum, frame: _cpu_exceeded(call["cpu_seconds"]))
+    status = 1  # no result: the runner says how the child ended
     try:
-        outcome = _call(call)
-    except BaseException as error:  # noqa: BLE001  (whatever the tool raises is its result)
-        outcome = _failure(error, call)
-    encoded = _encode(outcome, call["result_bytes"])
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
+        sys.stdin = open(os.devnull)  # noqa: SIM115  (the tool gets an empty stdin, not our call)
+        sys.stdout.reconfigure(line_buffering=True)  # what it printed survives if it is killed
+        _signal.signal(_signal.SIGXCPU, lambda signum, frame: _cpu_exceeded(call["cpu_seconds"]))
+        try:
+            outcome = _call(call)
+        except BaseException as error:  # noqa: BLE001  (whatever the tool raises is its result)
+            outcome = _failure(error, call)
+        encoded = _encode(outcome, call["result_bytes"])
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass  # the tool closed it; what it printed is lost, not its result
         os.pwrite(handover, encoded, 0)
-        os._exit(0)  # not the runner's exit: no atexit of the tool's, no waiting for its threads
+        status = 0
+    finally:
+        os._exit(status)  # not the runner's exit: no atexit of the tool's, no waiting for its threads
 
 
 def _death(status: int, cpu: float, cpu_seconds: float) -> str:
@@ -119,7 +126,8 @@ def _traceback(error: BaseException, source: str) -> str | None:
 
     # registered so that the frames show the tool's own lines
     linecache.cache[FILENAME] = (len(source), None, source.splitlines(True), FILENAME)
-
+    if isinstance(error, SyntaxError) and error.filename == FILENAME:  # where in the source, not a frame
+        return "".join(traceback.format_exception_only(type(error), error)).rstrip()
     frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename == FILENAME]
     if not frames:
         return None
@@ -135,7 +143,7 @@ def _encode(outcome: dict, limit: int) -> bytes:
         try:
             encoded = _dumps(outcome)
         except (TypeError, ValueError, RecursionError):
-            outcome = {"ok": True, "value": _repr(outcome["value"], limit), "repr": True}
+            outcome = {"ok": True, "value": _repr(outcome["value"], limit)}
             encoded = _dumps(outcome)
         if len(encoded) > limit:
             outcome = {"ok": False, "error": f"output too large: the return value is {len(encoded) / 2**20:.1f} MB"

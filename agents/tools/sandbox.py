@@ -20,7 +20,7 @@ import shutil
 import signal
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -136,8 +136,8 @@ class BubblewrapSandbox:
         interpreter = [str(python), "-I"] + ([] if _is_venv(python) else ["-S"])
         return [
             self.prlimit, *rlimits, "--",
-            self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--uid", str(self.uid), "--gid", str(self.uid),
-            "--hostname", "tool", "--die-with-parent", "--new-session",
+            self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns",
+            "--uid", str(self.uid), "--gid", str(self.uid), "--hostname", "tool", "--die-with-parent", "--new-session",
             # /tmp first: mounted later it would hide a virtualenv that lives under the host's /tmp
             "--proc", "/proc", "--dev", "/dev", "--size", str(self.tmp_bytes), "--tmpfs", "/tmp",
             *binds,
@@ -167,8 +167,8 @@ def _is_venv(python: Path) -> bool:
 
 
 class _Process:
-    def __init__(self, pid: int, stdin: int, stdout: int, stderr: int):
-        self.pid, self.stdin, self.stdout, self.stderr = pid, stdin, stdout, stderr
+    def __init__(self, popen, stdin: int, stdout: int, stderr: int):
+        self.popen, self.stdin, self.stdout, self.stderr = popen, stdin, stdout, stderr
 
 
 def _spawn(command: list[str], result_write: int) -> _Process:
@@ -186,19 +186,17 @@ def _spawn(command: list[str], result_write: int) -> _Process:
     finally:
         for fd in (stdin[0], stdout[1], stderr[1]):
             os.close(fd)
-    popen.returncode = 0  # reaped by os.wait4 below (for its CPU time); Popen must not wait again
-    return _Process(popen.pid, stdin[1], stdout[0], stderr[0])
+    return _Process(popen, stdin[1], stdout[0], stderr[0])
 
 
 @dataclass
 class _Outcome:
-    stdout: bytes = b""
-    stderr: bytes = b""
-    result: bytes = b""
-    overflow: str | None = None  # which stream went over its cap
+    stdout: bytearray = field(default_factory=bytearray)
+    stderr: bytearray = field(default_factory=bytearray)
+    result: bytearray = field(default_factory=bytearray)
+    overflow: str | None = None  # which of the three went over its cap
     timed_out: bool = False
-    status: int = 0  # as os.waitstatus_to_exitcode gives it
-    cpu: float = 0.0
+    status: int = 0  # Popen.returncode of bwrap
 
 
 def _collect(process: _Process, message: bytes, result_read: int, limits: Limits) -> _Outcome:
@@ -206,16 +204,19 @@ def _collect(process: _Process, message: bytes, result_read: int, limits: Limits
     is gone or the wall clock runs out; then make sure it is gone."""
     outcome = _Outcome()
     deadline = time.monotonic() + limits.wall_seconds
-    files = {process.stdout: "stdout", process.stderr: "stderr", result_read: "result"}
-    pidfd = os.pidfd_open(process.pid)
+    outputs = {process.stdout: outcome.stdout, process.stderr: outcome.stderr, result_read: outcome.result}
+    names = {process.stdout: "stdout", process.stderr: "stderr", result_read: "result"}
+    unclosed = {process.stdin, *outputs}  # each closed once: a number closed twice may be another thread's
     selector = selectors.DefaultSelector()
-    os.set_blocking(process.stdin, False)
-    selector.register(process.stdin, selectors.EVENT_WRITE)
-    for fd in (*files, pidfd):
-        selector.register(fd, selectors.EVENT_READ)
-    exited = False
     try:
-        while not exited or any(fd in selector.get_map() for fd in files):
+        exited = os.pidfd_open(process.popen.pid)
+        unclosed.add(exited)
+        selector.register(exited, selectors.EVENT_READ)
+        os.set_blocking(process.stdin, False)
+        selector.register(process.stdin, selectors.EVENT_WRITE)
+        for fd in outputs:
+            selector.register(fd, selectors.EVENT_READ)
+        while exited in selector.get_map() or any(fd in selector.get_map() for fd in outputs):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 outcome.timed_out = True
@@ -229,34 +230,30 @@ def _collect(process: _Process, message: bytes, result_read: int, limits: Limits
                         message = b""
                     if not message:
                         selector.unregister(fd)
-                        os.close(fd)
-                elif fd == pidfd:
-                    exited = True
-                    selector.unregister(fd)
+                        _close(fd, unclosed)
+                elif fd == exited:
+                    selector.unregister(fd)  # its outputs are drained next: all their writers are gone
                 else:
                     data = os.read(fd, 65536)
                     if not data:
                         selector.unregister(fd)
-                        continue
-                    name = files[fd]
-                    kept = getattr(outcome, name)
-                    setattr(outcome, name, kept + data)
-                    if len(kept) + len(data) > limits.output_bytes:
-                        outcome.overflow = name
+                    outputs[fd] += data
+                    if len(outputs[fd]) > limits.output_bytes:
+                        outcome.overflow = names[fd]
             if outcome.overflow:
                 break
     finally:
-        _kill(process.pid)
-        _, status, usage = os.wait4(process.pid, 0)
-        outcome.status = os.waitstatus_to_exitcode(status)
-        outcome.cpu = usage.ru_utime + usage.ru_stime
+        _kill(process.popen.pid)
+        outcome.status = process.popen.wait()
         selector.close()
-        for fd in (process.stdin, process.stdout, process.stderr, result_read, pidfd):
-            try:
-                os.close(fd)
-            except OSError:
-                pass  # closed already
+        for fd in list(unclosed):
+            _close(fd, unclosed)
     return outcome
+
+
+def _close(fd: int, unclosed: set) -> None:
+    unclosed.discard(fd)
+    os.close(fd)
 
 
 def _kill(pid: int) -> None:
@@ -273,6 +270,8 @@ def _result(limits: Limits, outcome: _Outcome, duration: float) -> ToolResult:
     try:
         reported = json.loads(outcome.result) if outcome.result else None
     except ValueError:
+        reported = None
+    if not isinstance(reported, dict):
         reported = None
     error = None
     if outcome.overflow:
@@ -291,11 +290,10 @@ def _result(limits: Limits, outcome: _Outcome, duration: float) -> ToolResult:
 def _why_no_result(limits: Limits, outcome: _Outcome) -> str:
     if outcome.timed_out:
         return f"TimeoutError: the tool ran longer than {limits.wall_seconds:g} s (wall clock)"
+    # The runner reports its child's death itself; this is the runner dead (killed by the tool?).
     status = outcome.status
     # bwrap passes a signalled child on as 128 + signal; a negative status is bwrap itself killed
     number = -status if status < 0 else status - 128 if status > 128 else 0
-    if number == signal.SIGXCPU or (number == signal.SIGKILL and outcome.cpu >= limits.cpu_seconds):
-        return f"TimeoutError: the tool used more than {limits.cpu_seconds:g} s of CPU time"
     if number:
         return f"the tool's process was killed (signal {number})"
     if outcome.stderr.startswith(b"bwrap: "):
@@ -316,8 +314,11 @@ def _size(count: int) -> str:
 def _remove(path: Path) -> None:
     def writable_and_retry(function, name, _):
         # a tool may leave a directory without write permission; as the file's owner we may grant it
-        os.chmod(os.path.dirname(name), 0o700)
-        function(name)
+        try:
+            os.chmod(os.path.dirname(name), 0o700)
+            function(name)
+        except OSError:
+            pass  # a leftover in the temp dir is no reason to lose the tool's result
 
     shutil.rmtree(path, onerror=writable_and_retry)
 

@@ -5,6 +5,7 @@ read back from recall memory (agents.engine.events.message_events), so a streame
 stored one read alike.
 """
 
+import json
 from datetime import datetime
 from typing import Any, Iterable
 from urllib.parse import urlsplit
@@ -12,11 +13,12 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.utils import timezone
 
+from agents.agent_file import requirement_of
 from agents.engine.context import CompiledContext
 from agents.engine.events import Event, message_events
-from agents.engine.tools import TOOL_SCHEMAS
+from agents.engine.types import ToolRun
 from agents.llm import LLM_CLIENTS, model_name
-from agents.models import Agent, Run, Step
+from agents.models import Agent, Run, Step, Tool
 from agents.storage import message_view
 from memory.embeddings import LOCAL_MODELS, OPENAI_MODELS
 from memory.models import Message
@@ -34,7 +36,6 @@ FINISHED = (Run.Status.COMPLETED, Run.Status.FAILED, Run.Status.CANCELLED)
 TOOL_TYPES = {"send_message": "letta_core", "conversation_search": "letta_core", "conversation_search_date": "letta_core",
               "archival_memory_insert": "letta_core", "archival_memory_search": "letta_core",
               "core_memory_append": "letta_memory_core", "core_memory_replace": "letta_memory_core"}
-TOOLS = {schema["function"]["name"]: schema["function"] for schema in TOOL_SCHEMAS}
 
 
 def moment(value: datetime | None) -> str | None:
@@ -100,11 +101,31 @@ def embedding_config(handle: str) -> dict[str, Any]:
     }
 
 
-def tool(name: str) -> dict[str, Any]:
-    function = TOOLS[name]
-    return {"id": f"tool-{name}", "name": name, "description": function["description"], "json_schema": function,
-            "tool_type": TOOL_TYPES.get(name, "letta_core"), "source_type": "python", "tags": [],
-            "return_char_limit": None, "args_json_schema": None}
+def tool(row: Tool) -> dict[str, Any]:
+    """A tool row as Letta's Tool: a built-in one (its kind as Letta names it) or a custom one (`custom`)."""
+    builtin = row.kind == Tool.Kind.BUILTIN
+    return {"id": to_id("tool", row.pk), "name": row.name, "description": row.description,
+            "json_schema": row.json_schema["function"], "args_json_schema": None,
+            "tool_type": TOOL_TYPES.get(row.name, "letta_core") if builtin else "custom",
+            "source_type": "python", "source_code": row.source_code or None, "tags": row.tags,
+            "return_char_limit": row.return_char_limit,
+            "pip_requirements": [requirement_of(r) for r in row.pip_requirements], "npm_requirements": None,
+            "created_by_id": to_id("user", row.owner_id), "last_updated_by_id": to_id("user", row.owner_id),
+            "default_requires_approval": False, "enable_parallel_execution": False, "metadata_": {},
+            "created_at": moment(row.created_at), "updated_at": moment(row.updated_at)}
+
+
+def tool_run(run: ToolRun) -> dict[str, Any]:
+    """A tool run by hand as Letta's ToolExecutionResult (status, func_return, stdout and stderr as
+    lists of lines; stderr holds the traceback of a failure), with ours: `tool_return` (the result as
+    text, or the error and its traceback, as a tool_return_message has it), `error`, `traceback` and
+    `duration` in seconds."""
+    value = run.value if run.ok else f"{run.error}\n{run.traceback}".strip()
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return {"status": "success" if run.ok else "error", "func_return": run.value if run.ok else None,
+            "tool_return": text, "stdout": run.stdout.splitlines(), "stderr": run.traceback.splitlines(),
+            "error": run.error or None, "traceback": run.traceback or None, "duration": run.duration,
+            "agent_state": None, "sandbox_config_fingerprint": None}
 
 
 def context_window_overview(context: CompiledContext, *, archival: int, recall: int) -> dict[str, Any]:

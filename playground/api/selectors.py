@@ -2,9 +2,9 @@
 
 from datetime import datetime
 
-from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 
-from agents.models import Agent, Run, Step
+from agents.models import Agent, Run, Step, Tool
 from memory.models import Block, BlockAttachment, Document, Message, Passage, Source
 from memory.search import MessageScope, PassageScope
 from memory.selectors import message_search, passage_list, passage_search
@@ -25,6 +25,7 @@ def agents_of(owner) -> QuerySet[Agent]:
                 Prefetch("blockattachment_set", to_attr="attachments",
                          queryset=BlockAttachment.objects.select_related("block").order_by("position", "id")),
                 Prefetch("sources", to_attr="folders"),
+                Prefetch("tools", to_attr="tool_set", queryset=Tool.objects.order_by("kind", "pk")),
                 Prefetch("messages", to_attr="in_context", queryset=Message.objects.filter(in_context=True)
                          .only("id", "agent_id").order_by("id"))))
 
@@ -116,6 +117,77 @@ def folder_get(owner, pk: int) -> Source:
 
 def file_get(folder: Source, pk: int) -> Document:
     return Document.objects.get(source=folder, pk=pk)
+
+
+def tools_of_owner(owner) -> QuerySet[Tool]:
+    """The tools the owner may use: the built-in ones and their own."""
+    return Tool.objects.filter(Q(owner=owner) | Q(owner=None))
+
+
+def tool_for_owner(owner, pk: int) -> Tool:
+    """A tool the owner may use; Tool.DoesNotExist for someone else's."""
+    return tools_of_owner(owner).get(pk=pk)
+
+
+def tools_named(owner, *, names: list[str], pks: list[int | str]) -> tuple[list[Tool], list[int | str]]:
+    """The tools the owner may use with these names and keys, each once, in the order named; and
+    the names and keys (or malformed ids, passed as given) that match none."""
+    usable = tools_of_owner(owner)
+    by_name = {t.name: t for t in usable.filter(name__in=names)}  # a custom tool cannot take a built-in name
+    by_pk = usable.in_bulk([pk for pk in pks if isinstance(pk, int)])
+    missing = [n for n in names if n not in by_name] + [pk for pk in pks if pk not in by_pk]
+    found = {t.pk: t for t in [*(by_name[n] for n in names if n in by_name), *(by_pk[pk] for pk in pks if pk in by_pk)]}
+    return list(found.values()), missing
+
+
+# tool types as Letta names them -> the built-in tools' names (playground.api.letta.TOOL_TYPES), or custom ones
+def _of_types(types: list[str], builtin_types: dict[str, str]) -> Q:
+    names = [name for name, kind in builtin_types.items() if kind in types]
+    custom = Q(kind=Tool.Kind.CUSTOM) if "custom" in types else Q(pk__in=[])
+    return custom | Q(kind=Tool.Kind.BUILTIN, name__in=names)
+
+
+def tools_matching(owner, *, builtin_types: dict[str, str], name: str | None = None, names: list[str] | None = None,
+                   search: str | None = None, pks: list[int] | None = None, types: list[str] | None = None,
+                   exclude_types: list[str] | None = None, tags: list[str] | None = None) -> QuerySet[Tool]:
+    tools = tools_of_owner(owner)
+    if name:
+        tools = tools.filter(name=name)
+    if names:
+        tools = tools.filter(name__in=names)
+    if search:
+        tools = tools.filter(name__icontains=search)
+    if pks:
+        tools = tools.filter(pk__in=pks)
+    if types:
+        tools = tools.filter(_of_types(types, builtin_types))
+    if exclude_types:
+        tools = tools.exclude(_of_types(exclude_types, builtin_types))
+    if tags:
+        tools = tools.filter(tags__overlap=tags)
+    return tools
+
+
+def tools_search(owner, *, query: str, builtin_types: dict[str, str], types: list[str] | None = None,
+                 tags: list[str] | None = None, limit: int = 50) -> list[tuple[Tool, float]]:
+    """The owner's tools whose name, description or tags hold words of the query, best first, with
+    the share of the query's words each holds; without a query, all of them (score 1)."""
+    tools = list(tools_matching(owner, builtin_types=builtin_types, types=types, tags=tags).order_by("kind", "pk"))
+    words = {w for w in query.lower().replace("_", " ").split() if w}
+    if not words:
+        return [(tool, 1.0) for tool in tools[:limit]]
+    scored = []
+    for tool in tools:
+        text = " ".join([tool.name.replace("_", " "), tool.description, *tool.tags]).lower()
+        score = sum(word in text for word in words) / len(words)
+        if score:
+            scored.append((tool, score))
+    return sorted(scored, key=lambda pair: -pair[1])[:limit]
+
+
+def agent_tools(agent: Agent) -> list[Tool]:
+    """The agent's tool set, built-in tools first, in the order the model is offered them."""
+    return list(agent.tools.order_by("kind", "pk"))
 
 
 # --- cursors ------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from memory.models import BlockRevision, Message, Passage
 from memory.tokens import REPLY_PRIMING, count_message, count_tools, tokenizer_for_model
 from tests.factories import make_user
 from tests.fake_llm import context_overflow, error, text, tool_call
-from tests.helpers import wait_for_runs
+from tests.helpers import wait_for_runs, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -111,6 +111,8 @@ def test_a_provider_that_keeps_failing_fails_the_turn_and_the_agent_stays_usable
     [run] = wait_for_runs(agent)
     assert (run.status, run.stop_reason) == ("failed", "error")
     assert "503" in run.error
+    # the run's row is finished first, then its end is announced: wait for the announcement
+    wait_until(lambda: any(e["type"] == "stop" for _, e in published), message="the stop event")
     assert any(e["type"] == "error" and "503" in e["message"] for _, e in published)
 
     llm.enqueue(tool_call("send_message", {"message": "back"}))

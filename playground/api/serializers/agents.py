@@ -6,15 +6,18 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import NotFound
 
-from agents.models import Agent
+from agents.agent_file import rule_tool_names
+from agents.models import Agent, Tool
 from memory.embeddings import embedding_problem
 from playground.api import letta
-from playground.api.ids import to_id
+from playground.api.ids import from_id, to_id
+from playground.api.selectors import agent_tools, tools_named, tools_of_owner
 from playground.api.serializers.blocks import BlockCreate, BlockOut
 from playground.api.serializers.common import ListQuery, PublicId, ids_field, tags_field, text_field
 from playground.api.serializers.folders import FolderOut
-from playground.api.serializers.tools import EmbeddingConfigOut, ToolOut
+from playground.api.serializers.tools import EmbeddingConfigOut, ToolOut, tool_rules_field
 
 
 class AgentListQuery(ListQuery):
@@ -91,8 +94,9 @@ class AgentCreate(_AgentFields):
     # the validated data's `folder_ids` are those named as folder_ids or (as before) source_ids
     memory_blocks = BlockCreate(many=True, required=False, allow_null=True, max_length=100)
     tools = serializers.ListField(child=serializers.CharField(max_length=200), required=False, allow_null=True, max_length=100,
-                                  help_text="Built-in tools only; every agent has all of them.")
+                                  help_text="Names of tools to give the agent: built-in ones or yours.")
     tool_ids = ids_field()
+    tool_rules = tool_rules_field()
     folder_ids = ids_field()
     source_ids = ids_field(help_text="Deprecated in Letta: folder_ids.")
     include_base_tools = serializers.BooleanField(required=False, default=True)
@@ -104,22 +108,65 @@ class AgentCreate(_AgentFields):
         twice = sorted({label for label in labels if labels.count(label) > 1})
         if twice:
             raise serializers.ValidationError({"memory_blocks": [f"Two blocks are labelled {twice[0]!r}."]})
-        names = (attrs.get("tools") or []) + [i.removeprefix("tool-") for i in attrs.get("tool_ids") or []]
-        unknown = [name for name in names if name not in letta.TOOLS]
-        if unknown:
-            raise serializers.ValidationError({"tools": [
-                f"Unknown tool {unknown[0]!r}: only the built-in tools exist here ({', '.join(letta.TOOLS)})."]})
         memory_blocks = attrs.get("memory_blocks")
         attrs["settings"].setdefault("name", f"agent-{secrets.token_hex(3)}")  # Letta names an unnamed agent too
         # no blocks named at all: agent_create's persona and human blocks
         if memory_blocks is not None or attrs.get("block_ids"):
             attrs["settings"]["blocks"] = [dict(block) for block in memory_blocks or []]
         attrs["folder_ids"] = (attrs.get("folder_ids") or []) + (attrs.get("source_ids") or [])
+        attrs["settings"]["include_base_tools"] = attrs["include_base_tools"]
         return attrs
 
 
 class AgentUpdate(_AgentFields):
     message_ids = ids_field(help_text="Ignored: the context window is managed by the agent.")
+    tool_ids = ids_field(help_text="The agent's whole tool set: replaces it.")
+    tool_rules = tool_rules_field()
+
+    def validate(self, attrs: dict) -> dict:
+        attrs = super().validate(attrs)
+        if attrs.get("tool_rules") is not None:  # agent_update checks them against the agent's tools
+            attrs["settings"]["tool_rules"] = attrs["tool_rules"]
+        return attrs
+
+
+def agent_tool_fields(owner, data: dict, *, agent: Agent | None = None) -> dict:
+    """What validated create data (or, with `agent`, update data) ask of the agent's tools, as
+    agent_create and agent_update take it: "tool_ids" (keys of the tools named in `tools` and
+    `tool_ids`; on update only if given: the whole new set) and "tool_rules" (if given). A tool the
+    owner cannot use, or a rule naming a tool the agent will not have, is a ValidationError naming it."""
+    out: dict[str, Any] = {}
+    names, ids = data.get("tools"), data.get("tool_ids")
+    if agent is None or names is not None or ids is not None:
+        tools, missing = tools_named(owner, names=names or [], pks=_tool_keys(ids or []))
+        if missing:
+            field, shown = ("tools", missing[0]) if isinstance(missing[0], str) and missing[0] in (names or []) \
+                else ("tool_ids", to_id("tool", missing[0]) if isinstance(missing[0], int) else missing[0])
+            raise serializers.ValidationError({field: [
+                f"Unknown tool {shown!r}: neither a built-in tool nor one of yours (GET /v1/tools/ lists them)."]})
+        out["tool_ids"] = [t.pk for t in tools]
+        if agent is None and data.get("include_base_tools", True):
+            tools += list(tools_of_owner(owner).filter(kind=Tool.Kind.BUILTIN))
+    else:
+        tools = agent_tools(agent)
+    if (rules := data.get("tool_rules")) is not None:
+        have = {t.name for t in tools}
+        if unknown := [name for name in rule_tool_names(rules) if name not in have]:
+            raise serializers.ValidationError({"tool_rules": [
+                f"A rule names the tool {unknown[0]!r}, which the agent does not have."]})
+        out["tool_rules"] = rules
+    return out
+
+
+def _tool_keys(ids: list[str]) -> list[int | str]:
+    """Keys of "tool-<pk>" ids; an id of another shape stays as given, to be reported unknown."""
+    keys: list[int | str] = []
+    for value in ids:
+        try:
+            keys.append(from_id("tool", value))
+        except NotFound:
+            keys.append(value)
+    return keys
 
 
 class LlmConfigOut(serializers.Serializer):
@@ -188,7 +235,7 @@ class AgentOut(serializers.Serializer):
 
     @extend_schema_field(ToolOut(many=True))
     def get_tools(self, agent: Agent) -> list:
-        return [letta.tool(name) for name in letta.TOOLS]
+        return [letta.tool(tool) for tool in agent.tool_set]
 
     @extend_schema_field(FolderOut(many=True))
     def get_sources(self, agent: Agent) -> list:
@@ -200,8 +247,9 @@ class AgentOut(serializers.Serializer):
     def get_metadata(self, agent: Agent) -> dict:
         return {}
 
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
     def get_tool_rules(self, agent: Agent) -> list:
-        return []
+        return agent.tool_rules
 
     def get_timezone(self, agent: Agent) -> str:
         return settings.TIME_ZONE

@@ -18,6 +18,7 @@ from playground.api import serializers as s
 from playground.api.errors import PayloadTooLarge
 from playground.api.ids import from_id, from_ids, to_id
 from playground.api.selectors import agents_matching, agents_of, owned
+from playground.api.serializers.agents import agent_tool_fields
 from playground.api.views.base import ApiView, body, listed, not_text, query
 
 TAG = ["agents"]
@@ -44,7 +45,7 @@ class AgentList(ApiView):
         blocks = owned(Block, request.user, from_ids("block", data.get("block_ids")))
         folders = owned(Source, request.user, from_ids("source", data["folder_ids"]))
         agent = agent_create_with_folders(owner=request.user, folders=folders, block_ids=[b.pk for b in blocks],
-                                          **data["settings"])
+                                          **data["settings"], **agent_tool_fields(request.user, data))
         return Response(agent_out(request.user, agent.pk), status=status.HTTP_201_CREATED)
 
 
@@ -58,7 +59,8 @@ class AgentDetail(ApiView):
         agent = agent_for_owner(owner=request.user, agent_id=from_id("agent", agent_id))
         data = body(request, s.AgentUpdate)
         block_ids = data.get("block_ids")
-        agent_update(agent=agent, block_ids=None if block_ids is None else from_ids("block", block_ids), **data["settings"])
+        agent_update(agent=agent, block_ids=None if block_ids is None else from_ids("block", block_ids),
+                     **{**data["settings"], **agent_tool_fields(request.user, data, agent=agent)})
         return Response(agent_out(request.user, agent.pk))
 
     @extend_schema(tags=TAG, summary="Delete an agent (and the blocks no other agent uses)", responses=s.DeletedOut)

@@ -56,7 +56,7 @@ def test_a_local_wheel_is_installed_once_and_the_tool_imports_it(data_dir, tmp_p
 
     assert again == python
     assert python.parent.parent.parent == data_dir / "tool-envs"
-    assert cached_in < 0.05
+    assert cached_in < 0.2  # building it takes about a second
     assert result.ok, (result.error, result.traceback)
     assert result.value == "hello Sam"
 

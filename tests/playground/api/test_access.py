@@ -33,15 +33,16 @@ def theirs(other, live_llm):
     [step] = other.sdk.runs.steps.list(run_id).items
     folder = other.sdk.folders.create(name="secret folder")
     file = other.sdk.folders.files.upload(folder.id, file=("secret.txt", b"secret text"))
+    tool = other.sdk.tools.create(source_code='def secret_tool() -> str:\n    """A secret."""\n    return "secret"\n')
+    other.sdk.agents.tools.attach(tool.id, agent_id=agent.id)
     return {"agent_id": agent.id, "block_id": block.id, "block_label": "human", "memory_id": passage.id,
             "message_id": response.messages[0].id, "run_id": run_id, "step_id": step.id, "folder_id": folder.id,
-            "file_id": file.id}
+            "file_id": file.id, "tool_id": tool.id, "tool_name": tool.name}
 
 
 def routes(api) -> list[tuple[str, str]]:
     schema = api.http.get("/v1/openapi.json").json()
-    return [(method, path) for path, operations in schema["paths"].items() for method in operations
-            if "{" in path and not path.startswith("/v1/tools/")]  # the built-in tools belong to everyone
+    return [(method, path) for path, operations in schema["paths"].items() for method in operations if "{" in path]
 
 
 def test_every_route_with_another_users_id_answers_404(api, other, theirs):

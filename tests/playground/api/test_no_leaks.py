@@ -88,7 +88,7 @@ def ids(api: Api, agent, folder, file, sent) -> dict[str, str]:
     [block] = [b for b in api.http.get(f"/v1/agents/{agent.id}/core-memory/blocks").json() if b["label"] == "human"]
     return {"agent_id": agent.id, "folder_id": folder.id, "file_id": file.id, "run_id": run_id, "step_id": step.id,
             "message_id": sent.json()["messages"][0]["id"], "block_id": block["id"], "block_label": "human",
-            "tool_id": "tool-send_message"}
+            "tool_id": api.sdk.tools.list(name="send_message").items[0].id}
 
 
 def every_get(api: Api, values: dict[str, str]) -> dict[str, str]:

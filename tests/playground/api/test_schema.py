@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from rest_framework.authtoken.models import Token
 
+from agents.models import Tool
 from memory.models import Document, Source
 from tests.factories import make_agent, make_block, make_message, make_passage, make_run, make_step, make_user
 from tests.fake_llm import tool_call
@@ -36,6 +37,10 @@ SDK_ROUTES = {
     "/v1/folders/": {"get", "post"}, "/v1/folders/{folder_id}/upload": {"post"},
     "/v1/folders/{folder_id}/files": {"get"}, "/v1/agents/{agent_id}/folders/attach/{folder_id}": {"patch"},
     "/v1/agents/{agent_id}/folders/detach/{folder_id}": {"patch"},
+    "/v1/tools/": {"get", "post", "put"}, "/v1/tools/{tool_id}": {"get", "patch", "delete"},
+    "/v1/tools/search": {"post"}, "/v1/agents/{agent_id}/tools": {"get"},
+    "/v1/agents/{agent_id}/tools/attach/{tool_id}": {"patch"}, "/v1/agents/{agent_id}/tools/detach/{tool_id}": {"patch"},
+    "/v1/agents/{agent_id}/tools/{tool_name}/run": {"post"},
 }
 
 
@@ -81,7 +86,7 @@ def seed(user) -> dict[str, str]:
     return {"agent_id": f"agent-{agent.pk}", "block_id": f"block-{block.pk}", "block_label": "human",
             "memory_id": f"passage-{passage.pk}", "run_id": f"run-{run.pk}", "step_id": f"step-{step.pk}",
             "message_id": f"message-{message.pk}", "folder_id": f"source-{folder.pk}", "file_id": f"file-{document.pk}",
-            "tool_id": "tool-send_message"}
+            "tool_id": f"tool-{Tool.objects.get(owner=None, name='send_message').pk}"}
 
 
 def test_no_request_gets_a_server_error(live, live_llm):

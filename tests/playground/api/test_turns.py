@@ -144,7 +144,7 @@ def test_cancel_stops_a_running_turn_at_its_next_step(api, live_llm, agent):
     live_llm.enqueue(delay(2, tool_call("archival_memory_insert", {"content": "a note", "request_heartbeat": True})),
                      tool_call("send_message", {"message": "never"}))
     run = api.sdk.agents.messages.create_async(agent.id, input="one")
-    wait_until(lambda: api.sdk.runs.retrieve(run.id).status == "running", message="the turn to start")
+    wait_until(lambda: live_llm.chat_requests(), message="the turn's first LLM call")  # a step is under way
     assert api.sdk.agents.messages.cancel(agent.id) == {run.id: "cancelling"}
     wait_until(lambda: api.sdk.runs.retrieve(run.id).status == "cancelled", message="the turn to stop")
     assert api.sdk.runs.retrieve(run.id).stop_reason == "cancelled"
