@@ -18,3 +18,9 @@ def agent_context(*, agent: Agent) -> CompiledContext:
     state = DjangoStore(agent).load()
     tokenizer, approximate = tokenizer_for_model(state.model)
     return compile_context(state, tools=[t.schema for t in tools_of(state)], tokenizer=tokenizer, approximate=approximate)
+
+
+def agent_tags(*, owner, name: str = "") -> list[str]:
+    """Every tag the owner's agents carry, alphabetically; with `name`, those containing it."""
+    tags = {tag for tags in Agent.objects.filter(owner=owner).values_list("tags", flat=True) for tag in tags}
+    return sorted(tag for tag in tags if name.lower() in tag.lower())

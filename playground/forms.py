@@ -313,6 +313,9 @@ class ToolRuleForm(forms.Form):
 class AgentSettingsForm(forms.Form):
     """The settings agent_update checks together (ValueError with a sentence for those that cannot work)."""
 
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(max_length=10_000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    tags = forms.CharField(max_length=2_000, required=False, help_text="separated by commas; the agents page filters by them")
     model = forms.CharField(max_length=200, required=False, help_text="blank: the server's LLM_MODEL")
     context_window = forms.IntegerField(min_value=1024, max_value=2_000_000, help_text="tokens")
     temperature = forms.FloatField(min_value=0, max_value=2, widget=forms.NumberInput(attrs={"step": "0.05"}))
@@ -329,7 +332,13 @@ class AgentSettingsForm(forms.Form):
 
     @classmethod
     def of(cls, agent, data=None) -> "AgentSettingsForm":
-        return cls(data, initial={name: getattr(agent, name) for name in cls.base_fields})
+        return cls(data, initial={**{name: getattr(agent, name) for name in cls.base_fields}, "tags": ", ".join(agent.tags)})
+
+    def clean_tags(self) -> list[str]:
+        tags = [tag.strip() for tag in self.cleaned_data["tags"].split(",") if tag.strip()]
+        if any(len(tag) > 100 for tag in tags):
+            raise forms.ValidationError("A tag has at most 100 characters.")
+        return list(dict.fromkeys(tags))
 
     def changes(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.changed_data}

@@ -24,6 +24,7 @@ agent = "agents/<str:agent_id>/"
 
 urlpatterns = [
     *route("agents/", agents.AgentList.as_view(), "api-agents"),
+    *route("tags/", agents.TagList.as_view(), "api-tags"),
     *route("agents/import", agents.AgentImport.as_view(), "api-agent-import"),
     *route("agents/<str:agent_id>", agents.AgentDetail.as_view(), "api-agent"),
     *route(agent + "context", agents.AgentContext.as_view(), "api-agent-context"),

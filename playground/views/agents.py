@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from agents.llm import LLMNotConfigured
 from agents.models import Run
+from agents.selectors import agent_tags
 from agents.services import agent_create, agent_delete, agent_duplicate, exchange_undo, messages_reset, turn_enqueue
 from memory.models import Document, Message, Passage
 from playground.forms import AgentCreateForm, MessageForm, id_param
@@ -40,8 +41,12 @@ def agent_list(request):
         message_count=_count(Message.objects.filter(agent=agent).exclude(kind=Message.Kind.SUMMARY)),
         passage_count=_count(Passage.objects.filter(agent=agent)) + _count(documents.exclude(agent=agent)),
     ).order_by("-created_at")
+    tag = request.GET.get("tag", "")
+    if tag:
+        agents = agents.filter(tags__contains=[tag])
     form = AgentCreateForm(owner=request.user)
-    return render(request, "agents/list.html", {"agents": agents, "form": form})
+    return render(request, "agents/list.html", {"agents": agents, "form": form, "tag": tag,
+                                                "tags": agent_tags(owner=request.user)})
 
 
 @login_required

@@ -161,3 +161,20 @@ def test_actions_undo_and_reset(owner_client, agent):
     owner_client.post(reverse("agent-action", args=[agent.pk, "reset"]))
     assert not Message.objects.filter(agent=agent, in_context=True).exists()
     assert Message.objects.filter(agent=agent).count() == 2  # recall memory keeps them
+
+
+def test_tags_set_in_the_settings_filter_the_agents_page_and_are_escaped(owner_client, agent):
+    other = agent_create(owner=agent.owner, name="Max")
+    response = owner_client.post(reverse("agent-settings", args=[agent.pk]), {
+        "name": "Sam", "description": "", "tags": "chess, <b>bold</b>, chess", "model": "", "system": agent.system,
+        "context_window": agent.context_window, "temperature": 0.7, "max_steps": 10, "warning_share": 0.7,
+        "evict_share": 0.5, "completion_reserve": 1024})
+    assert response.status_code == 200
+    agent.refresh_from_db()
+    assert agent.tags == ["chess", "<b>bold</b>"]
+    page = owner_client.get(reverse("home")).content.decode()
+    assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
+    assert f'href="/?tag=chess"' in page
+    chess = owner_client.get(reverse("home"), {"tag": "chess"}).content.decode()
+    assert reverse("agent", args=[agent.pk]) in chess and reverse("agent", args=[other.pk]) not in chess
+    assert "No agent is tagged nothing." in owner_client.get(reverse("home"), {"tag": "nothing"}).content.decode()

@@ -275,9 +275,10 @@ def test_a_rule_the_service_refuses_shows_its_sentence(owner, user, agent, monke
 
 
 def settings_fields(agent, **changes) -> dict:
-    fields = {name: getattr(agent, name) for name in ("model", "context_window", "temperature", "system", "max_steps",
-                                                      "warning_share", "evict_share", "completion_reserve")}
-    return {**fields, **changes}
+    fields = {name: getattr(agent, name) for name in ("name", "description", "model", "context_window", "temperature",
+                                                      "system", "max_steps", "warning_share", "evict_share",
+                                                      "completion_reserve")}
+    return {**fields, "tags": ", ".join(agent.tags), **changes}
 
 
 def test_settings_are_saved_and_the_inspector_counts_against_the_new_window(owner, agent):

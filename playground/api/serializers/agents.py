@@ -29,6 +29,18 @@ class AgentListQuery(ListQuery):
     last_stop_reason = serializers.CharField(required=False, allow_null=True, max_length=40)
 
 
+class TagListQuery(serializers.Serializer):
+    after = serializers.CharField(required=False, allow_null=True, max_length=100, help_text="Cursor: a tag.")
+    before = serializers.CharField(required=False, allow_null=True, max_length=100, help_text="Cursor: a tag.")
+    limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=1000)
+    name = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=100,
+                                 help_text="Tags containing this text.")
+    query_text = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=100,
+                                       help_text="Deprecated in Letta: name.")
+    order = serializers.ChoiceField(["asc", "desc"], required=False, default="asc")
+    order_by = serializers.ChoiceField(["name"], required=False, default="name")
+
+
 def _temperature(value: Any) -> float | None:
     if value is None:
         return None

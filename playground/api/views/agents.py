@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agents.agent_file import agent_file_export, agent_file_import, agent_file_read
-from agents.selectors import agent_context, agent_for_owner
+from agents.selectors import agent_context, agent_for_owner, agent_tags
 from agents.services import agent_create_with_folders, agent_delete, agent_update
 from memory.models import Block, Source
 from playground.api import letta
@@ -18,7 +18,7 @@ from playground.api import serializers as s
 from playground.api.errors import PayloadTooLarge
 from playground.api.ids import from_id, from_ids, to_id
 from playground.api.selectors import agents_matching, agents_of, owned
-from playground.api.serializers.agents import agent_tool_fields
+from playground.api.serializers.agents import TagListQuery, agent_tool_fields
 from playground.api.views.base import ApiView, body, listed, not_text, query
 
 TAG = ["agents"]
@@ -129,3 +129,19 @@ class AgentImport(ApiView):
                 spec["name"] = f"{spec['name']}_copy"[:200]
         agents = agent_file_import(owner=request.user, **parsed)
         return Response({"agent_ids": [to_id("agent", a.pk) for a in agents]})
+
+
+class TagList(ApiView):
+    @extend_schema(tags=TAG, summary="The tags of your agents, alphabetically", parameters=[TagListQuery],
+                   responses={200: {"type": "array", "items": {"type": "string"}}})
+    def get(self, request: Request) -> Response:
+        params = query(request, TagListQuery)
+        tags = agent_tags(owner=request.user, name=params.get("name") or params.get("query_text") or "")
+        descending = params["order"] == "desc"
+        if descending:
+            tags.reverse()
+        if params.get("after"):  # the tags past the cursor, in the order asked for
+            tags = [t for t in tags if (t < params["after"] if descending else t > params["after"])]
+        if params.get("before"):
+            tags = [t for t in tags if (t > params["before"] if descending else t < params["before"])]
+        return Response(tags[:params["limit"]])

@@ -149,3 +149,16 @@ def test_tools_models_and_recompile(api):
     with pytest.raises(APIStatusError) as error:
         api.sdk.tools.retrieve("tool-send_message")  # ids are "tool-<key>", like every other id
     assert error.value.status_code == 404
+
+
+def test_tags_of_every_agent_in_order_with_cursors_and_a_filter(api, other):
+    for name, tags in (("a", ["chess", "demo"]), ("b", ["demo", "zebra"]), ("c", [])):
+        api.sdk.agents.create(name=name, tags=tags)
+    other.sdk.agents.create(name="theirs", tags=["secret"])
+    assert api.sdk.tags.list() == ["chess", "demo", "zebra"]
+    assert api.sdk.tags.list(order="desc", limit=2) == ["zebra", "demo"]
+    assert api.sdk.tags.list(after="chess") == ["demo", "zebra"]
+    assert api.sdk.tags.list(order="desc", after="demo") == ["chess"]
+    assert api.sdk.tags.list(before="zebra", limit=1) == ["chess"]
+    assert api.sdk.tags.list(name="EM") == ["demo"]
+    assert [a.name for a in api.sdk.agents.list(tags=["demo"], match_all_tags=True)] == ["b", "a"]
