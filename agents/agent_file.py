@@ -18,6 +18,7 @@ from rest_framework import serializers
 from agents.engine.events import thoughts_of
 from agents.engine.prompts import BASE_INSTRUCTIONS
 from agents.engine.rules import KINDS as RULE_KINDS
+from agents.engine.rules import tools_named
 from agents.engine.tools import TOOL_NAMES, argument_of
 from agents.llm import model_name
 from agents.models import Agent, Tool
@@ -174,12 +175,7 @@ class ToolRuleField(serializers.Field):
 
 def rule_tool_names(rules: list[dict]) -> list[str]:
     """Every tool a list of rules names: the rules' own tools, their children and their default children."""
-    names: list[str] = []
-    for rule in rules:
-        names += [rule["tool_name"], *rule.get("children", []), *rule.get("child_output_mapping", {}).values()]
-        if rule.get("default_child"):
-            names.append(rule["default_child"])
-    return list(dict.fromkeys(names))
+    return list(dict.fromkeys(name for rule in rules for name in tools_named(rule)))
 
 
 # --- reading ----------------------------------------------------------------------------------

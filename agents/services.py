@@ -14,6 +14,7 @@ from agents.engine import prompts
 from agents.engine.loop import Event, Turn, TurnSettings
 from agents.engine.types import ToolRun
 from agents.engine.rules import KINDS as RULE_KINDS
+from agents.engine.rules import tools_named
 from agents.engine.tools import TOOL_SCHEMAS
 from agents.errors import IdempotencyKeyReused, MessageTooLong
 from agents.llm import (
@@ -312,9 +313,7 @@ def tool_rules_check(rules: list, *, names: set[str]) -> None:
         kind = rule.get("type") if isinstance(rule, dict) else None
         if kind not in RULE_KINDS:
             raise ValueError(f"unknown tool rule type {kind!r}; the kinds are {', '.join(RULE_KINDS)}")
-        named = [rule.get("tool_name"), *(rule.get("children") or []),
-                 *[c for c in [rule.get("default_child"), *(rule.get("child_output_mapping") or {}).values()] if c]]
-        unknown = [n for n in named if n not in names]
+        unknown = [n for n in tools_named(rule) if n not in names]
         if unknown:
             raise ValueError(f"the {kind} rule names {unknown[0]!r}, which is not one of the agent's tools")
         if kind == "max_count_per_step" and not (isinstance(rule.get("max_count_limit"), int) and rule["max_count_limit"] >= 1):
@@ -552,6 +551,12 @@ def tool_update(*, tool: Tool, **changes) -> Tool:
         raise ValueError(f"cannot change {', '.join(sorted(unknown))}")
     if "source_code" in changes or "description" in changes:
         changes.update(_parsed_fields(changes.get("source_code", tool.source_code), changes.get("description")))
+    if changes.get("name", tool.name) != tool.name:  # a renamed function: its agents must still make sense
+        for agent in tool.agents.all():
+            if agent.tools.filter(name=changes["name"]).exists():
+                raise ValueError(f"{agent.name} has a tool named {changes['name']!r} already")
+            if any(tool.name in tools_named(rule) for rule in agent.tool_rules):
+                raise ValueError(f"{agent.name}'s tool rules name {tool.name}: change them before renaming it")
     for field, value in changes.items():
         setattr(tool, field, value)
     with transaction.atomic():
@@ -590,7 +595,6 @@ def tool_attach(*, agent: Agent, tool: Tool) -> None:
 def tool_detach(*, agent: Agent, tool: Tool) -> None:
     """Take a tool from the agent; refused while one of its tool rules names it."""
     for rule in agent.tool_rules:
-        if tool.name in [rule.get("tool_name"), *(rule.get("children") or []), rule.get("default_child"),
-                         *(rule.get("child_output_mapping") or {}).values()]:
+        if tool.name in tools_named(rule):
             raise ValueError(f"{agent.name}'s {rule.get('type')} rule names {tool.name}: change the rule first")
     agent.tools.remove(tool)

@@ -89,6 +89,13 @@ class ToolRules:
         return [r["tool_name"] for r in self.of("required_before_exit") if r["tool_name"] not in done]
 
 
+def tools_named(rule: dict) -> list[str]:
+    """Every tool a rule names: its own, its children, its conditional children."""
+    named = [rule.get("tool_name"), *(rule.get("children") or []), rule.get("default_child"),
+             *(rule.get("child_output_mapping") or {}).values()]
+    return list(dict.fromkeys(name for name in named if name))
+
+
 def _names(names: set[str]) -> str:
     return " or ".join(sorted(names)) if names else "no tool"
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from agents.models import Step
-from agents.services import agent_create, agent_duplicate, tool_attach, tool_create, turn_enqueue
+from agents.services import agent_create, agent_duplicate, agent_update, tool_attach, tool_create, tool_update, turn_enqueue
 from agents.tools.schema import ToolSourceError
 from tests.factories import make_user
 from tests.fake_llm import tool_call
@@ -129,3 +129,21 @@ def test_bad_source_is_refused_with_its_line_and_a_copy_of_an_agent_keeps_its_to
     tool_attach(agent=agent, tool=tool_create(owner=owner, source_code=TOOLS["compute"]))
     copy = agent_duplicate(agent=agent)
     assert list(copy.tools.values_list("name", flat=True)) == ["compute"]
+
+
+def test_a_tool_renamed_by_new_source_keeps_its_agents_consistent():
+    owner = make_user()
+    agent = agent_create(owner=owner, name="Sam")
+    compute = tool_create(owner=owner, source_code=TOOLS["compute"])
+    tool_attach(agent=agent, tool=compute)
+    tool_attach(agent=agent, tool=tool_create(owner=owner, source_code=TOOLS["explode"]))
+    renamed = TOOLS["compute"].replace("def compute(", "def explode(")
+    with pytest.raises(ValueError, match="Sam has a tool named 'explode' already"):
+        tool_update(tool=compute, source_code=renamed)
+    agent_update(agent=agent, tool_rules=[{"tool_name": "compute", "type": "exit_loop"}])
+    with pytest.raises(ValueError, match="Sam's tool rules name compute: change them before renaming it"):
+        tool_update(tool=compute, source_code=TOOLS["compute"].replace("def compute(", "def total("))
+    compute.refresh_from_db()
+    assert compute.name == "compute"
+    agent_update(agent=agent, tool_rules=[])
+    assert tool_update(tool=compute, source_code=TOOLS["compute"].replace("def compute(", "def total(")).name == "total"
