@@ -12,7 +12,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from agents.llm import LLMNotConfigured
 from agents.models import Run
-from agents.selectors import agent_tags
 from agents.services import agent_create, agent_delete, agent_duplicate, exchange_undo, messages_reset, turn_enqueue
 from memory.models import Document, Message, Passage
 from playground.forms import AgentCreateForm, MessageForm, id_param
@@ -41,12 +40,12 @@ def agent_list(request):
         message_count=_count(Message.objects.filter(agent=agent).exclude(kind=Message.Kind.SUMMARY)),
         passage_count=_count(Passage.objects.filter(agent=agent)) + _count(documents.exclude(agent=agent)),
     ).order_by("-created_at")
-    tag = request.GET.get("tag", "")
+    agents, tag = list(agents), request.GET.get("tag", "")
+    tags = sorted({name for agent in agents for name in agent.tags})  # every tag, whichever one is chosen
     if tag:
-        agents = agents.filter(tags__contains=[tag])
+        agents = [agent for agent in agents if tag in agent.tags]
     form = AgentCreateForm(owner=request.user)
-    return render(request, "agents/list.html", {"agents": agents, "form": form, "tag": tag,
-                                                "tags": agent_tags(owner=request.user)})
+    return render(request, "agents/list.html", {"agents": agents, "form": form, "tag": tag, "tags": tags})
 
 
 @login_required

@@ -15,13 +15,16 @@ pytestmark = pytest.mark.django_db
 
 def rows(html: str) -> dict[str, tuple[int, int]]:
     """Agent name: (messages, passages), as the page's table shows them."""
-    found = re.findall(r'class="agent-link">([^<]+)</a></td>\s*<td[^>]*>[^<]*</td>\s*<td>(\d+)</td>\s*<td>(\d+)</td>', html)
+    found = re.findall(r'class="agent-link">([^<]+)</a>(?:\s*<a [^>]*>[^<]*</a>)*\s*</td>\s*<td[^>]*>[^<]*</td>\s*'
+                       r'<td>(\d+)</td>\s*<td>(\d+)</td>', html)  # after the name, its tags
     return {name: (int(messages), int(passages)) for name, messages, passages in found}
 
 
 def test_the_agents_page_counts_each_agents_messages_and_passages_with_no_fan_out(client, django_assert_max_num_queries):
     user = make_user()
     sam, kit, quiet = (make_agent(owner=user, name=name) for name in ("Sam", "Kit", "Quiet"))
+    sam.tags = ["chess", "demo"]  # shown beside its name; the tag filter costs no query of its own
+    sam.save(update_fields=["tags"])
     for n in range(7):
         make_message(sam)
     make_message(sam, role=Message.Role.SYSTEM, kind=Message.Kind.SUMMARY, text="a summary")  # not recall memory
