@@ -42,7 +42,11 @@ class LiveStack:
                        "-n", f"live-{os.getpid()}-{self.port}@%h", "--loglevel", "WARNING"],
         }
         self.processes = {name: self._start(name, "w") for name in self.commands}
-        self.wait_ready()
+        try:
+            self.wait_ready()
+        except BaseException:  # one of them died at start: the other must not outlive the test session
+            self.stop()
+            raise
 
     def _start(self, name: str, mode: str) -> subprocess.Popen:
         return subprocess.Popen(self.commands[name], cwd=ROOT, env=self.env, stdout=(self.logs / f"{name}.log").open(mode),
