@@ -2,7 +2,9 @@
 
 from agents.engine.context import CompiledContext, compile_context
 from agents.engine.tools import tools_of
-from agents.models import Agent
+from django.db.models import Q, QuerySet
+
+from agents.models import Agent, Tool
 from agents.storage import DjangoStore
 from memory.tokens import tokenizer_for_model
 
@@ -11,6 +13,11 @@ def agent_for_owner(*, owner, agent_id: int | None = None, name: str | None = No
     """One of the owner's agents; Agent.DoesNotExist for anyone else's."""
     agents = Agent.objects.filter(owner=owner)
     return agents.get(pk=agent_id) if agent_id is not None else agents.get(name=name)
+
+
+def tools_usable_by(owner) -> QuerySet[Tool]:
+    """The tools the owner may use: the built-in ones and their own."""
+    return Tool.objects.filter(Q(owner=owner) | Q(owner=None))
 
 
 def agent_context(*, agent: Agent) -> CompiledContext:

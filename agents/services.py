@@ -5,7 +5,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from agents import events
@@ -26,6 +25,7 @@ from agents.llm import (
     model_window,
 )
 from agents.models import Agent, Run, Tool
+from agents.selectors import tools_usable_by
 from agents.storage import DjangoStore, block_view, tool_spec
 from agents.tools.calls import SandboxRunner
 from agents.tools.schema import tool_parse, tool_schema
@@ -67,7 +67,7 @@ def agent_create(*, owner, name: str, persona: str = "", human: str = "", model:
             block_attach(block=block_create(owner=owner, **fields), agent=agent, mark_edited=False)
         for block in Block.objects.filter(owner=owner, pk__in=block_ids or []):
             block_attach(block=block, agent=agent, mark_edited=False)
-        tools = Tool.objects.filter(Q(owner=owner) | Q(owner=None), pk__in=tool_ids or [])
+        tools = tools_usable_by(owner).filter(pk__in=tool_ids or [])
         agent.tools.add(*tools, *(Tool.objects.filter(kind=Tool.Kind.BUILTIN) if include_base_tools else []))
         if tool_rules:
             tool_rules_check(tool_rules, names=set(agent.tools.values_list("name", flat=True)))
@@ -330,7 +330,7 @@ def agent_update(*, agent: Agent, block_ids: list[int] | None = None, tool_ids: 
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
     with transaction.atomic():
         if tool_ids is not None:
-            agent.tools.set(Tool.objects.filter(Q(owner=agent.owner) | Q(owner=None), pk__in=tool_ids))
+            agent.tools.set(tools_usable_by(agent.owner).filter(pk__in=tool_ids))
         _check_settings({**{name: getattr(agent, name) for name in AGENT_EDITABLE}, **changes}, agent)
         for name, value in changes.items():
             setattr(agent, name, value)

@@ -5,6 +5,7 @@ from datetime import datetime
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from agents.models import Agent, Run, Step, Tool
+from agents.selectors import tools_usable_by
 from memory.models import Block, BlockAttachment, Document, Message, Passage, Source
 from memory.search import MessageScope, PassageScope
 from memory.selectors import message_search, passage_list, passage_search
@@ -119,20 +120,15 @@ def file_get(folder: Source, pk: int) -> Document:
     return Document.objects.get(source=folder, pk=pk)
 
 
-def tools_of_owner(owner) -> QuerySet[Tool]:
-    """The tools the owner may use: the built-in ones and their own."""
-    return Tool.objects.filter(Q(owner=owner) | Q(owner=None))
-
-
 def tool_for_owner(owner, pk: int) -> Tool:
     """A tool the owner may use; Tool.DoesNotExist for someone else's."""
-    return tools_of_owner(owner).get(pk=pk)
+    return tools_usable_by(owner).get(pk=pk)
 
 
 def tools_named(owner, *, names: list[str], pks: list[int | str]) -> tuple[list[Tool], list[int | str]]:
     """The tools the owner may use with these names and keys, each once, in the order named; and
     the names and keys (or malformed ids, passed as given) that match none."""
-    usable = tools_of_owner(owner)
+    usable = tools_usable_by(owner)
     by_name = {t.name: t for t in usable.filter(name__in=names)}  # a custom tool cannot take a built-in name
     by_pk = usable.in_bulk([pk for pk in pks if isinstance(pk, int)])
     missing = [n for n in names if n not in by_name] + [pk for pk in pks if pk not in by_pk]
@@ -150,7 +146,7 @@ def _of_types(types: list[str], builtin_types: dict[str, str]) -> Q:
 def tools_matching(owner, *, builtin_types: dict[str, str], name: str | None = None, names: list[str] | None = None,
                    search: str | None = None, pks: list[int] | None = None, types: list[str] | None = None,
                    exclude_types: list[str] | None = None, tags: list[str] | None = None) -> QuerySet[Tool]:
-    tools = tools_of_owner(owner)
+    tools = tools_usable_by(owner)
     if name:
         tools = tools.filter(name=name)
     if names:

@@ -7,7 +7,6 @@ import json
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError
-from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from agents.models import Tool
+from agents.selectors import tools_usable_by
 from agents.services import agent_update, tool_attach, tool_create, tool_delete, tool_detach, tool_run, tool_update
 from agents.tools.schema import ToolSourceError, tool_parse, tool_schema
 from playground.forms import ToolForm, ToolRuleForm, ToolRunForm, id_param
@@ -23,7 +23,7 @@ from playground.views.access import owned_agent
 
 def visible_tool(request, tool_id: int) -> Tool:
     """A built-in tool or one of the user's own; 404 for anyone else's."""
-    return get_object_or_404(Tool, Q(owner=None) | Q(owner=request.user), pk=tool_id)
+    return get_object_or_404(tools_usable_by(request.user), pk=tool_id)
 
 
 def own_tool(request, tool_id: int) -> Tool:
@@ -41,7 +41,7 @@ def _schema_json(tool: Tool) -> str:
 @login_required
 @require_GET
 def tool_list(request):
-    tools = Tool.objects.filter(Q(owner=None) | Q(owner=request.user)).prefetch_related("agents")
+    tools = tools_usable_by(request.user).prefetch_related("agents")
     builtin = [(t, _schema_json(t)) for t in tools if t.kind == Tool.Kind.BUILTIN]
     return render(request, "tools/list.html", {"builtin": builtin, "own": [t for t in tools if t.kind != Tool.Kind.BUILTIN]})
 
@@ -144,7 +144,7 @@ def tool_run_page(request, tool_id: int):
 def tools_context(agent, rule_form=None, **extra) -> dict:
     tools = list(agent.tools.order_by("kind", "name"))
     names = [t.name for t in tools]
-    attachable = (Tool.objects.filter(Q(owner=None) | Q(owner=agent.owner)).exclude(pk__in=[t.pk for t in tools])
+    attachable = (tools_usable_by(agent.owner).exclude(pk__in=[t.pk for t in tools])
                   .exclude(name__in=names))
     return {"agent": agent, "agent_tools": tools, "attachable": attachable, "rules": agent.tool_rules,
             "rule_form": rule_form or ToolRuleForm(tool_names=names), **extra}

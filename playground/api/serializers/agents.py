@@ -13,7 +13,8 @@ from agents.models import Agent, Tool
 from memory.embeddings import embedding_problem
 from playground.api import letta
 from playground.api.ids import from_id, to_id
-from playground.api.selectors import agent_tools, tools_named, tools_of_owner
+from agents.selectors import tools_usable_by
+from playground.api.selectors import agent_tools, tools_named
 from playground.api.serializers.blocks import BlockCreate, BlockOut
 from playground.api.serializers.common import ListQuery, PublicId, ids_field, tags_field, text_field
 from playground.api.serializers.folders import FolderOut
@@ -158,7 +159,7 @@ def agent_tool_fields(owner, data: dict, *, agent: Agent | None = None) -> dict:
                 f"Unknown tool {shown!r}: neither a built-in tool nor one of yours (GET /v1/tools/ lists them)."]})
         out["tool_ids"] = [t.pk for t in tools]
         if agent is None and data.get("include_base_tools", True):
-            tools += list(tools_of_owner(owner).filter(kind=Tool.Kind.BUILTIN))
+            tools += list(tools_usable_by(owner).filter(kind=Tool.Kind.BUILTIN))
     else:
         tools = agent_tools(agent)
     if (rules := data.get("tool_rules")) is not None:
