@@ -82,10 +82,12 @@ class Run(models.Model):
         HEARTBEAT = "heartbeat"
         MEMORY_WARNING = "memory_warning"
         SYSTEM = "system"
+        AGENT_MESSAGE = "agent_message"  # another agent's message (agents/messaging.py)
 
     class Status(models.TextChoices):
         QUEUED = "queued"
         RUNNING = "running"
+        WAITING = "waiting"  # for other agents' replies; holds no worker meanwhile (agents/messaging.py)
         COMPLETED = "completed"
         FAILED = "failed"
         CANCELLED = "cancelled"
@@ -109,14 +111,24 @@ class Run(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # a client's Idempotency-Key: its retries of the request that queued this run get this run back
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    # a turn started by another agent's message: the run and step that sent it, the call it answers,
+    # and whether that run waits for this one's reply
+    parent_run = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    parent_step = models.ForeignKey("Step", null=True, blank=True, on_delete=models.SET_NULL, related_name="sent_runs")
+    tool_call_id = models.CharField(max_length=100, blank=True)
+    awaited = models.BooleanField(default=False)
+    # a waiting run: where its turn goes on (agents.engine.types.Suspension), and until when it waits
+    suspension = models.JSONField(null=True, blank=True)
+    waiting_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
         indexes = [
             models.Index(fields=["agent", "status", "id"]),
-            # the runs sweep's (agents.services.runs_sweep): the few runs not finished, out of every run
+            # the runs sweep's (agents.services.runs_sweep) and the messages' (agents.messaging): the few
+            # runs not finished, out of every run
             models.Index(fields=["created_at"], name="run_unfinished",
-                         condition=models.Q(status__in=["queued", "running"])),
+                         condition=models.Q(status__in=["queued", "running", "waiting"])),
         ]
         constraints = [models.UniqueConstraint(fields=["agent", "idempotency_key"], name="run_unique_idempotency_key",
                                                condition=models.Q(idempotency_key__isnull=False))]

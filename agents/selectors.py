@@ -1,10 +1,11 @@
 """Reads about agents."""
 
+from django.conf import settings
+from django.db.models import Prefetch, Q, QuerySet
+
 from agents.engine.context import CompiledContext, compile_context
 from agents.engine.tools import tools_of
-from django.db.models import Q, QuerySet
-
-from agents.models import Agent, Tool
+from agents.models import Agent, Run, Step, Tool
 from agents.storage import DjangoStore
 from memory.tokens import tokenizer_for_model
 
@@ -31,3 +32,15 @@ def agent_tags(*, owner, name: str = "") -> list[str]:
     """Every tag the owner's agents carry, alphabetically; with `name`, those containing it."""
     tags = {tag for tags in Agent.objects.filter(owner=owner).values_list("tags", flat=True) for tag in tags}
     return sorted(tag for tag in tags if name.lower() in tag.lower())
+
+
+def run_trees(runs: QuerySet[Run]) -> QuerySet[Run]:
+    """Runs as call trees across agents: each with the run and step whose message started it, its
+    steps, and under each step the runs its messages started on other agents (`step.sent_runs`),
+    with theirs, as deep as messages may go. A query per level, none per run."""
+    lookups: list = ["parent_run__agent", "parent_step"]
+    for depth in range(settings.AGENT_MESSAGE_MAX_DEPTH):
+        below = "steps__sent_runs__" * depth
+        lookups += [Prefetch(below + "steps", queryset=Step.objects.defer("request", "response").order_by("index")),
+                    Prefetch(below + "steps__sent_runs", queryset=Run.objects.select_related("agent").order_by("id"))]
+    return runs.select_related("agent").prefetch_related(*lookups)

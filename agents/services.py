@@ -1,20 +1,22 @@
 """Writes about agents and their turns."""
 
 import logging
+from dataclasses import asdict
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from agents import events
+from agents import events, messaging
 from agents.engine import events as event
 from agents.engine import prompts
 from agents.engine.loop import Event, Turn, TurnSettings
-from agents.engine.types import ToolRun
+from agents.engine.types import Suspension, ToolRun
 from agents.engine.rules import KINDS as RULE_KINDS
 from agents.engine.rules import tools_named
-from agents.engine.tools import TOOL_SCHEMAS
+from agents.engine.tools import BASE_TOOL_NAMES, MULTI_AGENT_TOOL_NAMES, TOOL_SCHEMAS
 from agents.errors import IdempotencyKeyReused, MessageTooLong
 from agents.llm import (
     NOT_CONFIGURED,
@@ -45,9 +47,11 @@ def agent_create(*, owner, name: str, persona: str = "", human: str = "", model:
                  context_window: int | None = None, temperature: float = 0.7, embedding_model: str | None = None,
                  description: str = "", tags: list[str] | None = None, blocks: list[dict] | None = None,
                  block_ids: list[int] | None = None, tool_ids: list[int] | None = None,
-                 include_base_tools: bool = True, tool_rules: list[dict] | None = None) -> Agent:
+                 include_base_tools: bool = True, include_multi_agent_tools: bool = False,
+                 tool_rules: list[dict] | None = None) -> Agent:
     """An agent with its core memory (persona and human blocks, or the `blocks` given: label, value,
-    ...) and its tool set: every built-in tool unless `include_base_tools` is False, and the tools of
+    ...) and its tool set: the base tools (memory, search, send_message) unless `include_base_tools`
+    is False, the tools that message other agents with `include_multi_agent_tools`, and the tools of
     `tool_ids` (the owner's, or built-in), under `tool_rules` (Letta's)."""
     context_window = context_window or settings.AGENT_CONTEXT_WINDOW
     limit = model_window(model)
@@ -68,7 +72,8 @@ def agent_create(*, owner, name: str, persona: str = "", human: str = "", model:
         for block in Block.objects.filter(owner=owner, pk__in=block_ids or []):
             block_attach(block=block, agent=agent, mark_edited=False)
         tools = tools_usable_by(owner).filter(pk__in=tool_ids or [])
-        agent.tools.add(*tools, *(Tool.objects.filter(kind=Tool.Kind.BUILTIN) if include_base_tools else []))
+        builtin = (BASE_TOOL_NAMES if include_base_tools else []) + (MULTI_AGENT_TOOL_NAMES if include_multi_agent_tools else [])
+        agent.tools.add(*tools, *Tool.objects.filter(kind=Tool.Kind.BUILTIN, name__in=builtin))
         if tool_rules:
             tool_rules_check(tool_rules, names=set(agent.tools.values_list("name", flat=True)))
             Agent.objects.filter(pk=agent.pk).update(tool_rules=tool_rules)
@@ -77,8 +82,10 @@ def agent_create(*, owner, name: str, persona: str = "", human: str = "", model:
 
 
 def turn_enqueue(*, agent: Agent, trigger: str = Run.Trigger.USER_MESSAGE, text: str = "",
-                 idempotency_key: str | None = None) -> Run:
-    """Queue a turn; turns of one agent run one at a time, in the order they were queued.
+                 idempotency_key: str | None = None, parent_run: Run | None = None, parent_step_id: int | None = None,
+                 tool_call_id: str = "", awaited: bool = False) -> Run:
+    """Queue a turn; turns of one agent run one at a time, in the order they were queued. A turn
+    started by another agent's message names the run and step that sent it (agents/messaging.py).
 
     A message is refused (MessageTooLong) over MESSAGE_MAX_CHARS characters, or over half the tokens
     the agent's window leaves after its completion reserve, counted as the model is sent it. Memory
@@ -98,7 +105,7 @@ def turn_enqueue(*, agent: Agent, trigger: str = Run.Trigger.USER_MESSAGE, text:
 
     if not llm_configured(agent.model):
         raise LLMNotConfigured(NOT_CONFIGURED)
-    if trigger == Run.Trigger.USER_MESSAGE and not text.strip():
+    if trigger in (Run.Trigger.USER_MESSAGE, Run.Trigger.AGENT_MESSAGE) and not text.strip():
         raise ValueError("the message is empty")
     if idempotency_key is not None and (run := Run.objects.filter(agent=agent, idempotency_key=idempotency_key).first()):
         return queued_before(run)
@@ -115,7 +122,9 @@ def turn_enqueue(*, agent: Agent, trigger: str = Run.Trigger.USER_MESSAGE, text:
                                  f"its completion reserve of {agent.completion_reserve} leaves).")
     try:
         with transaction.atomic():
-            run = Run.objects.create(agent=agent, trigger=trigger, input=text, idempotency_key=idempotency_key)
+            run = Run.objects.create(agent=agent, trigger=trigger, input=text, idempotency_key=idempotency_key,
+                                     parent_run=parent_run, parent_step_id=parent_step_id, tool_call_id=tool_call_id,
+                                     awaited=awaited)
     except IntegrityError:  # the same key at the same moment: the other request queued the turn
         if idempotency_key is None:
             raise
@@ -148,26 +157,36 @@ def _unlock(agent_id: int) -> None:
 
 
 def agent_runs_process(*, agent_id: int) -> int:
-    """Run the agent's queued turns in order; returns how many ran.
+    """Run the agent's turns in order; returns how many ran (or went on after a wait).
 
     A session-level advisory lock makes one worker the agent's runner; another task for the same
     agent leaves at once, and its run is taken by the runner's loop. After letting go, the
-    runner looks once more, so a run queued just as it finished is not stranded.
+    runner looks once more, so a run queued (or a reply come) just as it finished is not stranded.
     """
     done = 0
     while _try_lock(agent_id):
         try:
             _fail_interrupted_runs(agent_id)
-            # queued runs through the (agent, status, id) index: the oldest first, however many ran before
-            while run := (Run.objects.select_related("agent").filter(agent_id=agent_id, status=Run.Status.QUEUED)
-                          .order_by("id").first()):
-                run_execute(run=run)
+            while work := _next_run(agent_id):
+                run, waited = work
+                run_resume(run=run) if waited else run_execute(run=run)
                 done += 1
         finally:
             _unlock(agent_id)
-        if not Run.objects.filter(agent_id=agent_id, status=Run.Status.QUEUED).exists():
+        if _next_run(agent_id) is None:
             break
     return done
+
+
+def _next_run(agent_id: int) -> tuple[Run, bool] | None:
+    """The agent's next turn to take: (its waiting run, True) once its wait is over, else (the oldest queued
+    run, False); None while a run waits, or when nothing is queued. Queued turns wait for a waiting one."""
+    runs = Run.objects.select_related("agent").filter(agent_id=agent_id)
+    # both through the (agent, status, id) index, however many ran before
+    if waiting := runs.filter(status=Run.Status.WAITING).order_by("id").first():
+        return (waiting, True) if messaging.wait_over(waiting) else None
+    queued = runs.filter(status=Run.Status.QUEUED).order_by("id").first()
+    return (queued, False) if queued else None
 
 
 INTERRUPTED = ("This turn was interrupted: its worker stopped, or lost the database, in the middle of it. What it "
@@ -184,6 +203,7 @@ def _finish(run: Run, status: str, stop_reason: str, error: str = "", *, steps: 
     """Record how the run ended, then say so."""
     run.status, run.stop_reason, run.error, run.finished_at = status, stop_reason, error, timezone.now()
     run.save(update_fields=["status", "stop_reason", "error", "finished_at"])
+    messaging.run_ended(run)
     _announce_end(run, steps=steps)
 
 
@@ -196,19 +216,44 @@ def _announce_end(run: Run, *, steps: int = 0) -> None:
 
 
 EVENT_KINDS = {Run.Trigger.USER_MESSAGE: "user_message", Run.Trigger.LOGIN: "login",
-               Run.Trigger.HEARTBEAT: "heartbeat", Run.Trigger.MEMORY_WARNING: "memory_warning"}
+               Run.Trigger.HEARTBEAT: "heartbeat", Run.Trigger.MEMORY_WARNING: "memory_warning",
+               Run.Trigger.AGENT_MESSAGE: "agent_message"}
+
+
+def _claim(run: Run, status: str) -> bool:
+    """Take the run from `status` to running; False (the run as it is now) if it is no longer in it:
+    one cancelled a moment ago stays cancelled."""
+    run.started_at = run.started_at or timezone.now()
+    if not Run.objects.filter(pk=run.pk, status=status).update(status=Run.Status.RUNNING, started_at=run.started_at):
+        run.refresh_from_db()
+        return False
+    run.status = Run.Status.RUNNING
+    return True
 
 
 def run_execute(*, run: Run) -> Run:
-    agent = run.agent
-    last_active = agent.last_active_at
-    run.started_at = timezone.now()
-    # only a run still queued starts: one cancelled a moment ago stays cancelled
-    if not Run.objects.filter(pk=run.pk, status=Run.Status.QUEUED).update(status=Run.Status.RUNNING, started_at=run.started_at):
-        run.refresh_from_db()
+    last_active = run.agent.last_active_at
+    if not _claim(run, Run.Status.QUEUED):
         return run
-    run.status = Run.Status.RUNNING
-    events.publish(agent.pk, event.run_started(run_id=run.pk, trigger=run.trigger))
+    events.publish(run.agent_id, event.run_started(run_id=run.pk, trigger=run.trigger))
+    sender = messaging.sender_of(run) if run.trigger == Run.Trigger.AGENT_MESSAGE else None
+    return _play(run, lambda turn: turn.run(Event(EVENT_KINDS[run.trigger], run.input, last_login=last_active,
+                                                  sender=sender)))
+
+
+def run_resume(*, run: Run) -> Run:
+    """Go on with a turn whose wait for other agents is over."""
+    if not _claim(run, Run.Status.WAITING):
+        return run
+    suspension = Suspension(**run.suspension)
+    results = messaging.replies(run, suspension)
+    events.publish(run.agent_id, event.run_started(run_id=run.pk, trigger=run.trigger, resumed=True))
+    return _play(run, lambda turn: turn.resume(suspension, results))
+
+
+def _play(run: Run, play) -> Run:
+    """Run (or resume) a claimed turn, and record how it ended, or that it waits."""
+    agent = run.agent
     try:
         if not llm_configured(agent.model):
             raise LLMNotConfigured(NOT_CONFIGURED)
@@ -218,9 +263,9 @@ def run_execute(*, run: Run) -> Run:
                     tokenizer=tokenizer, approximate=approximate,
                     settings=TurnSettings(page_size=settings.SEARCH_PAGE_SIZE, max_retries=settings.LLM_MAX_RETRIES,
                                           deadline_seconds=settings.TURN_DEADLINE_SECONDS),
-                    tool_runner=SandboxRunner())
+                    tool_runner=SandboxRunner(), messenger=messaging.DjangoMessenger(run))
         try:
-            result = turn.run(Event(EVENT_KINDS[run.trigger], run.input, last_login=last_active))
+            result = play(turn)
         finally:
             store.embed_later()
     except LLMNotConfigured as error:
@@ -230,10 +275,33 @@ def run_execute(*, run: Run) -> Run:
         logger.exception("turn %s of agent %s failed", run.pk, agent.pk)
         _finish(run, Run.Status.FAILED, Run.StopReason.ERROR, f"Internal error: {type(error).__name__}: {error}")
         return run
-    status = {"completed": Run.Status.COMPLETED, "cancelled": Run.Status.CANCELLED}.get(result.status, Run.Status.FAILED)
     Agent.objects.filter(pk=agent.pk).update(last_active_at=timezone.now())
+    if result.status == "waiting":
+        _suspend(run, result.suspension)
+        return run
+    status = {"completed": Run.Status.COMPLETED, "cancelled": Run.Status.CANCELLED}.get(result.status, Run.Status.FAILED)
     _finish(run, status, result.stop_reason, result.error, steps=result.steps)
     return run
+
+
+def _suspend(run: Run, suspension: Suspension) -> None:
+    """The turn waits for other agents' replies: stored, so that any worker resumes it when they come,
+    or when its time is up (a task due then; the runs sweep if that is lost)."""
+    from agents.tasks import process_runs
+
+    timeout = settings.AGENT_REPLY_TIMEOUT_SECONDS
+    run.status, run.suspension = Run.Status.WAITING, asdict(suspension)
+    run.waiting_until = timezone.now() + timedelta(seconds=timeout)
+    run.save(update_fields=["status", "suspension", "waiting_until"])
+    runs = [pk for call in suspension.waiting for pk in call["runs"]]
+    agents = [{"agent_id": messaging.agent_id(pk), "name": name}
+              for pk, name in Run.objects.filter(pk__in=runs).order_by("id").values_list("agent_id", "agent__name")]
+    events.publish(run.agent_id, event.waiting(run_id=run.pk, runs=runs, agents=agents,
+                                               until=run.waiting_until.isoformat()))
+    try:
+        process_runs.apply_async((run.agent_id,), countdown=timeout + 0.5)
+    except Exception:  # Redis away: the runs sweep resumes the run
+        logger.warning("could not queue the end of run %s's wait", run.pk, exc_info=True)
 
 
 def agent_duplicate(*, agent: Agent) -> Agent:
@@ -265,8 +333,16 @@ def exchange_undo(*, agent: Agent) -> int:
 
 
 def agent_delete(*, agent: Agent) -> None:
+    """Delete the agent, its conversation and the blocks only it has; the agents that wait for its
+    replies are told it is gone."""
+    from agents.tasks import process_runs
+
     blocks = list(Block.objects.filter(blockattachment__agent=agent))
+    waiting = set(Run.objects.filter(children__agent=agent, children__awaited=True, status=Run.Status.WAITING)
+                  .values_list("agent_id", flat=True))
     agent.delete()
+    for agent_id in waiting - {agent.pk}:
+        transaction.on_commit(lambda agent_id=agent_id: process_runs.delay(agent_id), robust=True)
     # blocks no other agent uses go with it
     Block.objects.filter(pk__in=[b.pk for b in blocks]).exclude(pk__in=BlockAttachment.objects.values("block")).delete()
 
@@ -349,8 +425,12 @@ def agent_update(*, agent: Agent, block_ids: list[int] | None = None, tool_ids: 
 
 def runs_cancel(*, agent: Agent, run_ids: list[int] | None = None) -> dict[int, str]:
     """Cancel the agent's turns (all, or those named): run id -> "cancelled" for a queued turn, or
-    "cancelling" for a turn under way, which stops before its next LLM call (its stop says so)."""
-    runs = Run.objects.filter(agent=agent, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).order_by("id")
+    "cancelling" for a turn under way, which stops before its next LLM call (its stop says so), or
+    waiting for other agents, which stops at once, its waiting calls answered as cancelled. The
+    turns a cancelled run waits for are cancelled too."""
+    from agents.tasks import process_runs
+
+    runs = Run.objects.filter(agent=agent, status__in=messaging.UNFINISHED).order_by("id")
     if run_ids is not None:
         runs = runs.filter(pk__in=run_ids)
     outcome = {}
@@ -360,11 +440,18 @@ def runs_cancel(*, agent: Agent, run_ids: list[int] | None = None) -> dict[int, 
             status=Run.Status.CANCELLED, stop_reason=Run.StopReason.CANCELLED, finished_at=timezone.now())
         if cancelled:
             run.refresh_from_db()
+            messaging.run_ended(run)
             _announce_end(run)
             outcome[run.pk] = Run.Status.CANCELLED
-        else:  # running: asked to stop at its next step boundary (the engine reads this mark)
-            Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(stop_reason=Run.StopReason.CANCELLED)
-            outcome[run.pk] = "cancelling"
+            continue
+        # under way or waiting: asked to stop at its next step boundary (the engine reads this mark)
+        Run.objects.filter(pk=run.pk, status__in=[Run.Status.RUNNING, Run.Status.WAITING]).update(
+            stop_reason=Run.StopReason.CANCELLED)
+        outcome[run.pk] = "cancelling"
+        for child in Run.objects.filter(parent_run=run, awaited=True, status__in=messaging.UNFINISHED).select_related("agent"):
+            runs_cancel(agent=child.agent, run_ids=[child.pk])
+        if run.status == Run.Status.WAITING:  # its runner resumes it, to answer the waiting calls and stop
+            transaction.on_commit(lambda: process_runs.delay(agent.pk), robust=True)
     return outcome
 
 
@@ -461,11 +548,14 @@ def block_delete(*, block: Block) -> None:
 
 
 def runs_stranded(requeue_after: float):
-    """Runs that may have nobody to run them: every run "running", and the runs queued longer than
-    `requeue_after` seconds (through the partial index of unfinished runs)."""
+    """Runs that may have nobody to run them: every run "running", the runs queued longer than
+    `requeue_after` seconds (through the partial index of unfinished runs), and the waiting runs whose
+    wait is over (their time is up, or none of the runs they wait for is left unfinished)."""
     waiting_since = timezone.now() - timedelta(seconds=requeue_after)
+    awaited = Run.objects.filter(parent_run=OuterRef("pk"), awaited=True, status__in=messaging.UNFINISHED)
     return (Run.objects.filter(status=Run.Status.RUNNING)
-            | Run.objects.filter(status=Run.Status.QUEUED, created_at__lt=waiting_since))
+            | Run.objects.filter(status=Run.Status.QUEUED, created_at__lt=waiting_since)
+            | Run.objects.filter(status=Run.Status.WAITING).filter(Q(waiting_until__lte=timezone.now()) | ~Exists(awaited)))
 
 
 def runs_sweep(*, requeue_after: float | None = None) -> dict[str, int]:
@@ -477,7 +567,7 @@ def runs_sweep(*, requeue_after: float | None = None) -> dict[str, int]:
     database session, so whoever takes it knows a "running" run is an orphan. A run queued longer
     than `requeue_after` seconds (RUNS_REQUEUE_AFTER_SECONDS) while nobody holds the lock lost its
     task message (Redis was down when it was queued, say); a duplicate message costs nothing, as a
-    task for an agent whose lock is taken leaves at once."""
+    task for an agent whose lock is taken leaves at once. So did a waiting run whose wait is over."""
     from agents.tasks import process_runs
 
     if requeue_after is None:
@@ -492,7 +582,7 @@ def runs_sweep(*, requeue_after: float | None = None) -> dict[str, int]:
         finally:
             _unlock(agent_id)
         # a task that came while the sweep held the lock has left: its run needs another
-        if Run.objects.filter(agent_id=agent_id, status=Run.Status.QUEUED).exists():
+        if _next_run(agent_id) is not None:
             process_runs.delay(agent_id)
             requeued += 1
     if failed or requeued:

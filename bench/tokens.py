@@ -18,7 +18,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "playground.settings")
 
 from agents.engine import prompts  # noqa: E402
 from agents.engine.context import compile_context  # noqa: E402
-from agents.engine.tools import TOOL_SCHEMAS  # noqa: E402
+from agents.engine.tools import BASE_SCHEMAS as TOOL_SCHEMAS  # noqa: E402  (the default tool set)
 from agents.engine.types import AgentState, BlockView, MessageView  # noqa: E402
 from memory import tokens  # noqa: E402
 

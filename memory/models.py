@@ -108,6 +108,7 @@ class Message(models.Model):
     class Kind(models.TextChoices):
         SYSTEM_PROMPT = "system_prompt"
         USER_MESSAGE = "user_message"
+        AGENT_MESSAGE = "agent_message"  # from another agent (agents/messaging.py)
         SYSTEM_ALERT = "system_alert"
         HEARTBEAT = "heartbeat"
         LOGIN = "login"

@@ -237,6 +237,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 RUNS_SWEEP_SECONDS = env_float("RUNS_SWEEP_SECONDS", 60.0, minimum=1.0)
 RUNS_REQUEUE_AFTER_SECONDS = env_float("RUNS_REQUEUE_AFTER_SECONDS", 60.0, minimum=1.0)
 
+# --- agents messaging agents (agents/messaging.py) ---------------------------------------------
+#
+# A turn that waits for other agents' replies holds no worker and no connection while it waits; it
+# goes on with a failed result for each reply that has not come after AGENT_REPLY_TIMEOUT_SECONDS
+# (by default, two whole turns' deadlines). One message reaches AGENT_MESSAGE_MAX_FANOUT agents at
+# most, and a message sent because of a message goes AGENT_MESSAGE_MAX_DEPTH deep at most
+# (person -> A -> B is 2 deep).
+AGENT_REPLY_TIMEOUT_SECONDS = env_float("AGENT_REPLY_TIMEOUT_SECONDS", 2 * TURN_DEADLINE_SECONDS, minimum=1.0)
+AGENT_MESSAGE_MAX_FANOUT = env_int("AGENT_MESSAGE_MAX_FANOUT", 10, minimum=1, maximum=1000)
+AGENT_MESSAGE_MAX_DEPTH = env_int("AGENT_MESSAGE_MAX_DEPTH", 5, minimum=1, maximum=100)
+
 # --- pages, auth, static --------------------------------------------------------------------
 
 LOGIN_URL = "login"

@@ -11,7 +11,7 @@ turn read back later are made of the same events:
     user_message, system_alert, reasoning, tool_call, assistant_message, tool_result, summary
 
 Each of these carries the message's `id`, `run_id`, `step_id` and `date`. The other kinds happen
-only live: run_started, reasoning_delta, usage, retry, memory_change, error and stop.
+only live: run_started, reasoning_delta, usage, retry, waiting, memory_change, error and stop.
 """
 
 import json
@@ -45,8 +45,18 @@ def _of_message(type_: str, stored: MessageView, **fields: Any) -> Event:
 
 
 def user_message(message: MessageView) -> Event:
-    """What a person said: `text`."""
+    """What a person said: `text`; or what another agent said (`sender`: {"agent_id", "name"})."""
+    if message.kind == "agent_message":
+        return _of_message("user_message", message, text=message.text, sender=_sender(message.content))
     return _of_message("user_message", message, text=message.text)
+
+
+def _sender(content: str) -> dict | None:
+    try:
+        sender = json.loads(content).get("sender")
+    except (ValueError, RecursionError, AttributeError, TypeError):
+        return None
+    return sender if isinstance(sender, dict) else None
 
 
 def system_alert(message: MessageView) -> Event:
@@ -100,7 +110,7 @@ def message_events(message: MessageView) -> list[Event]:
         return events
     if message.role == "tool":
         return [tool_result(message)]
-    if message.kind == "user_message":
+    if message.kind in ("user_message", "agent_message"):
         return [user_message(message)]
     if message.kind == "summary":
         return [summary(message)]
@@ -132,9 +142,17 @@ def _status(content: str) -> str:
 # --- the rest of a turn, live only -------------------------------------------------------------------
 
 
-def run_started(*, run_id: int, trigger: str) -> Event:
-    """A worker took the run; `trigger` says what started it (user_message, heartbeat, ...)."""
-    return _event("run_started", run_id, trigger=trigger)
+def run_started(*, run_id: int, trigger: str, resumed: bool = False) -> Event:
+    """A worker took the run; `trigger` says what started it (user_message, agent_message, heartbeat, ...).
+    `resumed`: the run goes on after waiting for other agents."""
+    return _event("run_started", run_id, trigger=trigger, resumed=resumed)
+
+
+def waiting(*, run_id: int, runs: list[int], agents: list[dict], until: str) -> Event:
+    """The run waits for the replies of `agents` ({"agent_id", "name"} each), from their turns `runs`,
+    until `until` at most (ISO 8601); it holds no worker meanwhile, and starts again (run_started,
+    resumed) when they come."""
+    return _event("waiting", run_id, runs=runs, agents=agents, until=until)
 
 
 def reasoning_delta(*, run_id: int | None, step: int, delta: str) -> Event:

@@ -9,7 +9,18 @@ from agents.engine import events, prompts
 from agents.engine.context import CompiledContext, compile_context, over_flush_line, over_warning_line
 from agents.engine.rules import ToolRules
 from agents.engine.tools import ToolContext, ToolOutcome, argument_of, execute, tools_of
-from agents.engine.types import LLM, Completion, MessageView, Publish, StepRecord, Store, ToolCall, ToolRunner
+from agents.engine.types import (
+    LLM,
+    Completion,
+    MessageView,
+    Messenger,
+    Publish,
+    StepRecord,
+    Store,
+    Suspension,
+    ToolCall,
+    ToolRunner,
+)
 from memory.errors import ProviderError
 from memory.tokens import Tokenizer
 
@@ -18,9 +29,10 @@ from memory.tokens import Tokenizer
 class Event:
     """What starts a turn."""
 
-    kind: str  # user_message, login, heartbeat, memory_warning
+    kind: str  # user_message, agent_message, login, heartbeat, memory_warning
     text: str = ""
     last_login: datetime | None = None
+    sender: dict | None = None  # an agent_message's: {"id", "name", "waits"} (whether the sender waits for the reply)
 
 
 MIN_RESULT_CHARS = 1_000
@@ -28,10 +40,11 @@ MIN_RESULT_CHARS = 1_000
 
 @dataclass
 class TurnResult:
-    status: str  # completed, failed or cancelled
-    stop_reason: str  # end_turn, max_steps, no_tool_call, error, cancelled
+    status: str  # completed, failed, cancelled, or waiting (for other agents' replies: see Turn.resume)
+    stop_reason: str  # end_turn, max_steps, no_tool_call, error, cancelled; "" while waiting
     error: str = ""
     steps: int = 0
+    suspension: Suspension | None = None
 
 
 @dataclass
@@ -64,31 +77,61 @@ class Turn:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
     sleep: Callable[[float], None] = time.sleep
     tool_runner: ToolRunner | None = None  # runs the agent's custom tools
+    messenger: Messenger | None = None  # sends the agent's messages to other agents
 
     def run(self, event: Event) -> TurnResult:
+        self.begin()
+        return self.steps_from(lambda: self.record_event(event))
+
+    def resume(self, suspension: Suspension, results: dict[str, ToolOutcome]) -> TurnResult:
+        """Go on with a turn that waited for other agents: `results` are the waiting calls' results, by call id."""
+        self.begin(steps=suspension.steps, calls=suspension.calls)
+        self.rules.called = [(name, output) for name, output in suspension.called]
+
+        def answer_the_calls() -> str | None:
+            heartbeat, failed = suspension.heartbeat, suspension.failed
+            for call in suspension.waiting:
+                outcome = results[call["id"]]
+                outcome.heartbeat = outcome.heartbeat or call["heartbeat"]
+                self.record_result(ToolCall(call["id"], call["name"], ""), outcome, suspension.step_id)
+                heartbeat, failed = heartbeat or outcome.heartbeat, failed or outcome.failed
+            return self.after_calls(suspension.step_id, list(suspension.notes), heartbeat, failed, suspension.ends)
+
+        return self.steps_from(answer_the_calls)
+
+    def begin(self, *, steps: int = 0, calls: int = 0) -> None:
         self.state = self.store.load()
         self.rules = ToolRules(self.state.tool_rules)
         self.rule_note = ""  # what the rules did to the tools offered at the step being prepared
-        self.calls = 0  # LLM calls in this turn, failed and summary calls included
-        steps = 0
-        deadline = time.monotonic() + self.settings.deadline_seconds
+        self.calls = calls  # LLM calls in this turn, failed and summary calls included
+        self.steps = steps
+        self.suspension: Suspension | None = None
+        self.deadline = time.monotonic() + self.settings.deadline_seconds
+
+    def steps_from(self, first: Callable[[], str | None]) -> TurnResult:
+        """Do `first` (it may end the turn: its stop reason), then steps until the turn ends, fails or waits."""
         try:
-            self.record_event(event)
-            while steps < self.state.max_steps:
+            outcome = first()
+            if outcome is not None:
+                return TurnResult("completed", outcome, steps=self.steps)
+            while self.steps < self.state.max_steps:
                 # at a step boundary: every call made so far has its result
                 if self.store.cancelled():
-                    return TurnResult("cancelled", "cancelled", steps=steps)
-                if steps and time.monotonic() > deadline:
+                    return TurnResult("cancelled", "cancelled", steps=self.steps)
+                if self.steps and time.monotonic() > self.deadline:
                     raise TurnFailure(f"The turn ran past its deadline of {self.settings.deadline_seconds:.0f} s "
-                                      f"(TURN_DEADLINE_SECONDS) after {steps} steps; what it did is kept.")
-                steps += 1
+                                      f"(TURN_DEADLINE_SECONDS) after {self.steps} steps; what it did is kept.")
+                self.steps += 1
                 completion, step_id = self.agent_step()
                 outcome = self.act(completion, step_id)
+                if self.suspension is not None:
+                    self.suspension.steps, self.suspension.calls = self.steps, self.calls
+                    return TurnResult("waiting", "", steps=self.steps, suspension=self.suspension)
                 if outcome is not None:
-                    return TurnResult("completed", outcome, steps=steps)
-            return TurnResult("completed", "max_steps", steps=steps)
+                    return TurnResult("completed", outcome, steps=self.steps)
+            return TurnResult("completed", "max_steps", steps=self.steps)
         except TurnFailure as failure:
-            return TurnResult("failed", "error", error=str(failure), steps=steps)
+            return TurnResult("failed", "error", error=str(failure), steps=self.steps)
 
     # --- messages ----------------------------------------------------------------------------
 
@@ -109,6 +152,10 @@ class Turn:
         moment = self.now()
         if event.kind == "user_message":
             self.append(MessageView(None, "user", "user_message", prompts.user_message(event.text, moment), event.text))
+            return
+        if event.kind == "agent_message":
+            content = prompts.agent_message(event.text, event.sender, moment)
+            self.append(MessageView(None, "user", "agent_message", content, event.text))
             return
         if event.kind == "login":
             content, kind = prompts.login(event.last_login, moment), "login"
@@ -240,14 +287,16 @@ class Turn:
         self.append(MessageView(None, "assistant", "assistant", completion.content, text, tool_calls=calls), step_id=step_id)
 
         heartbeat, failed, ends = False, False, False
-        ctx = ToolContext(self.state, self.store, step_id, self.settings.page_size, self.now, self.tool_runner)
+        waiting: list[dict] = []  # calls whose results are other agents' replies
+        ctx = ToolContext(self.state, self.store, step_id, self.settings.page_size, self.now, self.tool_runner,
+                          self.messenger)
         for call in completion.tool_calls:
             refusal = self.rules.refusal(call.name)
             if refusal:
                 notes.append(refusal)
                 outcome = ToolOutcome(status="Failed", message=refusal, heartbeat=True)
             else:
-                outcome = execute(ctx, call.name, call.arguments)
+                outcome = execute(ctx, call.name, call.arguments, call.id)
                 self.rules.record(call.name, outcome.message if isinstance(outcome.message, str) else "")
                 if self.rules.ends_turn(call.name):
                     notes.append(f"exit_loop: {call.name} ends the turn")
@@ -255,9 +304,20 @@ class Turn:
                 elif self.rules.continues(call.name) and not outcome.heartbeat:
                     notes.append(f"continue_loop: the agent goes on after {call.name}")
                     outcome.heartbeat = True
+            if outcome.waits_for is not None:
+                waiting.append({"id": call.id, "name": call.name, "heartbeat": outcome.heartbeat, "runs": outcome.waits_for})
+                continue
             self.record_result(call, outcome, step_id)
             heartbeat |= outcome.heartbeat
             failed |= outcome.failed
+        if waiting:  # the turn waits for the replies (Turn.resume), holding nothing meanwhile
+            self.suspension = Suspension(step_id, self.calls, self.steps, waiting, heartbeat, failed, ends, notes,
+                                         [list(c) for c in self.rules.called])
+            return None
+        return self.after_calls(step_id, notes, heartbeat, failed, ends)
+
+    def after_calls(self, step_id: int, notes: list[str], heartbeat: bool, failed: bool, ends: bool) -> str | None:
+        """Every call of the step has its result: another step, or the end of the turn."""
         if heartbeat and not ends:
             reason = prompts.FAILED_REASON if failed else prompts.HEARTBEAT_REASON
             return self.go_on(step_id, notes, reason)

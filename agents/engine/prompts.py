@@ -70,6 +70,17 @@ def user_message(text: str, moment: datetime) -> str:
     return packed("user_message", moment, message=text)
 
 
+def agent_message(text: str, sender: dict, moment: datetime) -> str:
+    """A message from another agent: who sent it, and where an answer goes."""
+    if sender["waits"]:
+        reply = f"{sender['name']} waits for your answer: what you say with send_message goes back to it."
+    else:
+        reply = (f"{sender['name']} does not wait for an answer. To answer, call send_message_to_agent_async with "
+                 f"other_agent_id {sender['id']!r}.")
+    return packed("agent_message", moment, sender={"agent_id": sender["id"], "name": sender["name"]}, message=text,
+                  reply=reply)
+
+
 def heartbeat(reason: str, moment: datetime) -> str:
     return packed("heartbeat", moment, reason=reason)
 

@@ -6,14 +6,14 @@ A bad call never raises: it becomes a failed result that tells the model what we
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Callable
 
 import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agents.engine.types import AgentState, SearchPage, Store, ToolRunner, ToolSpec
+from agents.engine.types import AgentState, MessageRefused, Messenger, SearchPage, Store, ToolRunner, ToolSpec
 from memory.errors import BlockEditRefused, BlockLimitExceeded
 from memory.text import clean, clean_json
 
@@ -61,6 +61,17 @@ class Search(Heartbeat):
     page: int = Field(default=1, ge=1, le=MAX_PAGE)
 
 
+class SendToAgent(Heartbeat):
+    message: str = Field(min_length=1)
+    other_agent_id: str = Field(min_length=1, max_length=200)
+
+
+class SendToTagged(Heartbeat):
+    message: str = Field(min_length=1)
+    match_all: list[str] = Field(default_factory=list, max_length=20)
+    match_some: list[str] = Field(default_factory=list, max_length=20)
+
+
 class SearchDate(Heartbeat):
     start_date: date
     end_date: date
@@ -72,6 +83,7 @@ class ToolOutcome:
     status: str  # "OK" or "Failed"
     message: Any
     heartbeat: bool = False
+    waits_for: list[int] | None = None  # the runs whose replies will be the result: the turn waits for them
 
     @property
     def failed(self) -> bool:
@@ -99,7 +111,7 @@ def _schema(name: str, description: str, properties: dict, required: list[str], 
 
 PAGE = {"type": "integer", "description": "Which page of results to show, from 1 (the default)."}
 
-TOOL_SCHEMAS = [
+BASE_SCHEMAS = [
     _schema(
         "send_message",
         "Send a message to the user. The only way the user hears you.",
@@ -156,8 +168,43 @@ TOOL_SCHEMAS = [
         ["start_date", "end_date"],
     ),
 ]
+AGENT_ID = {"type": "string", "description": "The other agent's id, as 'agent-12', or its exact name."}
+MESSAGE = {"type": "string", "description": "The message, in full. Who sends it is added: no need to introduce yourself."}
+
+# opt-in per agent: messages to the other agents of the same person (agents/messaging.py)
+MULTI_AGENT_SCHEMAS = [
+    _schema(
+        "send_message_to_agent_and_wait_for_reply",
+        "Send a message to another agent and wait for its reply, which is this call's result. Use it to ask "
+        "another agent for something you need before you go on.",
+        {"message": MESSAGE, "other_agent_id": AGENT_ID},
+        ["message", "other_agent_id"],
+    ),
+    _schema(
+        "send_message_to_agent_async",
+        "Send a message to another agent without waiting for it. If it answers, its answer comes to you later, "
+        "as a message of its own.",
+        {"message": MESSAGE, "other_agent_id": AGENT_ID},
+        ["message", "other_agent_id"],
+    ),
+    _schema(
+        "send_message_to_agents_matching_tags",
+        "Send a message to every other agent that has all the tags of match_all and at least one of match_some "
+        "(when given), and wait for all their replies: the result lists them.",
+        {
+            "message": MESSAGE,
+            "match_all": {"type": "array", "items": {"type": "string"}, "description": "Tags an agent must all have."},
+            "match_some": {"type": "array", "items": {"type": "string"},
+                           "description": "Tags of which an agent must have one; empty: no such condition."},
+        },
+        ["message", "match_all", "match_some"],
+    ),
+]
+TOOL_SCHEMAS = BASE_SCHEMAS + MULTI_AGENT_SCHEMAS  # every built-in tool
 TOOL_NAMES = [schema["function"]["name"] for schema in TOOL_SCHEMAS]
-BUILTIN_TOOLS = [ToolSpec(name=schema["function"]["name"], schema=schema) for schema in TOOL_SCHEMAS]
+BASE_TOOL_NAMES = [schema["function"]["name"] for schema in BASE_SCHEMAS]
+MULTI_AGENT_TOOL_NAMES = [schema["function"]["name"] for schema in MULTI_AGENT_SCHEMAS]
+BUILTIN_TOOLS = [ToolSpec(name=schema["function"]["name"], schema=schema) for schema in BASE_SCHEMAS]  # the default set
 
 
 def tools_of(state: AgentState) -> list[ToolSpec]:
@@ -173,6 +220,8 @@ class ToolContext:
     page_size: int
     now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
     runner: ToolRunner | None = None  # runs custom tools (agents/tools/sandbox.py behind agents.storage)
+    messenger: Messenger | None = None  # reaches the other agents (agents/messaging.py)
+    call_id: str = ""  # the call being run
 
 
 def _explain(error: ValidationError, tool: str) -> str:
@@ -260,6 +309,42 @@ def send_message(ctx: ToolContext, args: SendMessage) -> ToolOutcome:
     return ToolOutcome(status="OK", message=None)  # what it says is in the call itself
 
 
+def _send(ctx: ToolContext, recipients: list[str], args: SendToAgent | SendToTagged, *, wait: bool) -> ToolOutcome:
+    if ctx.messenger is None:
+        return _failed("Messages to other agents cannot be sent here.")
+    try:
+        sent = ctx.messenger.send(recipients, args.message, wait=wait, step_id=ctx.step_id, call_id=ctx.call_id)
+    except MessageRefused as refused:
+        return _failed(str(refused))
+    if wait:
+        return ToolOutcome(status="OK", message=None, heartbeat=args.request_heartbeat, waits_for=[d.run_id for d in sent])
+    names = ", ".join(f"{d.name} (agent-{d.agent_id})" for d in sent)
+    return ToolOutcome(status="OK", message=f"Message sent to {names}. Its answer, if any, comes to you as a message.",
+                       heartbeat=args.request_heartbeat)
+
+
+def send_message_to_agent_and_wait_for_reply(ctx: ToolContext, args: SendToAgent) -> ToolOutcome:
+    return _send(ctx, [args.other_agent_id], args, wait=True)
+
+
+def send_message_to_agent_async(ctx: ToolContext, args: SendToAgent) -> ToolOutcome:
+    return _send(ctx, [args.other_agent_id], args, wait=False)
+
+
+def send_message_to_agents_matching_tags(ctx: ToolContext, args: SendToTagged) -> ToolOutcome:
+    if not args.match_all and not args.match_some:
+        return _failed("Name at least one tag, in match_all or match_some.")
+    if ctx.messenger is None:
+        return _failed("Messages to other agents cannot be sent here.")
+    recipients = ctx.messenger.tagged(args.match_all, args.match_some)
+    if not recipients:
+        wanted = f"all of {args.match_all}" if args.match_all else ""
+        wanted += (" and " if wanted and args.match_some else "") + (f"one of {args.match_some}" if args.match_some else "")
+        return ToolOutcome(status="OK", message=f"No other agent has {wanted}: nobody was sent the message.",
+                           heartbeat=args.request_heartbeat)
+    return _send(ctx, recipients, args, wait=True)
+
+
 TOOLS: dict[str, tuple[type[Arguments], Callable[[ToolContext, Any], ToolOutcome]]] = {
     "send_message": (SendMessage, send_message),
     "core_memory_append": (CoreMemoryAppend, core_memory_append),
@@ -268,6 +353,9 @@ TOOLS: dict[str, tuple[type[Arguments], Callable[[ToolContext, Any], ToolOutcome
     "archival_memory_search": (Search, archival_memory_search),
     "conversation_search": (Search, conversation_search),
     "conversation_search_date": (SearchDate, conversation_search_date),
+    "send_message_to_agent_and_wait_for_reply": (SendToAgent, send_message_to_agent_and_wait_for_reply),
+    "send_message_to_agent_async": (SendToAgent, send_message_to_agent_async),
+    "send_message_to_agents_matching_tags": (SendToTagged, send_message_to_agents_matching_tags),
 }
 
 
@@ -310,8 +398,9 @@ def _run_custom(ctx: ToolContext, tool: ToolSpec, arguments: dict) -> ToolOutcom
     return ToolOutcome(status="OK", message=_cut(value, tool.return_char_limit), heartbeat=heartbeat)
 
 
-def execute(ctx: ToolContext, name: str, raw_arguments: str) -> ToolOutcome:
+def execute(ctx: ToolContext, name: str, raw_arguments: str, call_id: str = "") -> ToolOutcome:
     """Run one tool call as the model sent it: a tool of the agent's tool set, or a failed result."""
+    ctx = replace(ctx, call_id=call_id)
     tools = {tool.name: tool for tool in tools_of(ctx.state)}
     if name not in tools or (tools[name].kind == "builtin" and name not in TOOLS):
         return _failed(f"Unknown tool {name!r}. Available tools: {', '.join(tools)}.")

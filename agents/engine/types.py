@@ -72,6 +72,47 @@ class ToolRun:
     duration: float = 0.0
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """A message handed to another agent: the turn it queued there."""
+
+    agent_id: int
+    name: str
+    run_id: int
+
+
+class MessageRefused(Exception):
+    """A message to other agents that cannot be sent; the text says why, for the model."""
+
+
+class Messenger(Protocol):
+    """How an agent reaches the other agents of its owner (agents/messaging.py)."""
+
+    def tagged(self, match_all: list[str], match_some: list[str]) -> list[str]:
+        """The ids of the other agents with every tag of `match_all` and one of `match_some` (if any)."""
+
+    def send(self, recipients: list[str], text: str, *, wait: bool, step_id: int | None, call_id: str) -> list[Delivery]:
+        """Queue a turn on each recipient (an agent id, or a name that one agent has) with the message;
+        with `wait`, their replies become the result of the call `call_id`, and the turn suspends
+        until they come. Raises MessageRefused (unknown agent, a cycle, a limit)."""
+
+
+@dataclass
+class Suspension:
+    """A turn that waits for other agents' replies, as the loop resumes it: where it was and what it
+    had decided about the step whose calls wait."""
+
+    step_id: int
+    calls: int  # LLM calls made so far: the next step's index
+    steps: int
+    waiting: list[dict]  # the calls without a result yet: {"id", "name", "heartbeat"}
+    heartbeat: bool = False  # what the step's other calls asked
+    failed: bool = False
+    ends: bool = False
+    notes: list[str] = field(default_factory=list)
+    called: list[list[str]] = field(default_factory=list)  # the tool rules' record of the turn
+
+
 class ToolRunner(Protocol):
     def run(self, tool: ToolSpec, arguments: dict[str, Any], state: "AgentState") -> ToolRun:
         """Run a custom tool with the model's (validated) arguments; never raises."""

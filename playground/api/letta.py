@@ -28,14 +28,18 @@ MESSAGE_TYPES = ("system_message", "user_message", "assistant_message", "reasoni
                  "tool_call_message", "tool_return_message", "approval_request_message", "approval_response_message",
                  "summary_message", "event_message")
 # Letta's run statuses for ours
-RUN_STATUS = {Run.Status.QUEUED: "created", Run.Status.RUNNING: "running", Run.Status.COMPLETED: "completed",
+RUN_STATUS = {Run.Status.QUEUED: "created", Run.Status.RUNNING: "running", Run.Status.WAITING: "running",
+              Run.Status.COMPLETED: "completed",
               Run.Status.FAILED: "failed", Run.Status.CANCELLED: "cancelled"}
-RUN_STATUS_OURS = {letta: ours for ours, letta in RUN_STATUS.items()}
+RUN_STATUS_OURS = {letta: [ours for ours, theirs in RUN_STATUS.items() if theirs == letta] for letta in RUN_STATUS.values()}
 FINISHED = (Run.Status.COMPLETED, Run.Status.FAILED, Run.Status.CANCELLED)
 # tool kinds as Letta names them
 TOOL_TYPES = {"send_message": "letta_core", "conversation_search": "letta_core", "conversation_search_date": "letta_core",
               "archival_memory_insert": "letta_core", "archival_memory_search": "letta_core",
-              "core_memory_append": "letta_memory_core", "core_memory_replace": "letta_memory_core"}
+              "core_memory_append": "letta_memory_core", "core_memory_replace": "letta_memory_core",
+              "send_message_to_agent_and_wait_for_reply": "letta_multi_agent_core",
+              "send_message_to_agent_async": "letta_multi_agent_core",
+              "send_message_to_agents_matching_tags": "letta_multi_agent_core"}
 
 
 def moment(value: datetime | None) -> str | None:

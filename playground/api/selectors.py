@@ -65,7 +65,7 @@ def runs_matching(owner, *, agents: list[Agent] | None = None, statuses: list[st
     if statuses:
         runs = runs.filter(status__in=statuses)
     if active is not None:
-        running = [Run.Status.QUEUED, Run.Status.RUNNING]
+        running = [Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.WAITING]
         runs = runs.filter(status__in=running) if active else runs.exclude(status__in=running)
     if stop_reason:
         runs = runs.filter(stop_reason=stop_reason)

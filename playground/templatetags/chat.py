@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 
 from django import template
 
@@ -25,3 +26,10 @@ def pretty_json(raw: str) -> str:
 @register.filter
 def get_item(mapping: dict, key: str):
     return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+@register.filter
+def agent_pk(agent_id: str) -> int | None:
+    """The key in an agent's id as the model and the API name it ("agent-12" -> 12); None for anything else."""
+    match = re.fullmatch(r"agent-(\d{1,18})", str(agent_id))
+    return int(match[1]) if match else None

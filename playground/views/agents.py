@@ -85,7 +85,7 @@ def agent_copy(request, agent_id: int):
 def agent_page(request, agent_id: int):
     agent = owned_agent(request, agent_id)
     history = list(Message.objects.filter(agent=agent).order_by("-id")[:HISTORY_PAGE])[::-1]
-    working = agent.runs.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).exists()
+    working = agent.runs.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.WAITING]).exists()
     return render(request, "agents/detail.html", {
         **memory_context(agent), "turns": chat_turns(history, agent_id=agent.pk, oldest=len(history) < HISTORY_PAGE),
         "older": len(history) == HISTORY_PAGE and history[0].pk,

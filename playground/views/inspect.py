@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 
 from agents.engine.context import TIERS
 from agents.models import Step
-from agents.selectors import agent_context
+from agents.selectors import agent_context, run_trees
 from playground.views.access import owned_agent
 
 TIER_NAMES = {
@@ -51,7 +51,7 @@ def inspector_panel(request, agent_id: int):
 @require_GET
 def traces_panel(request, agent_id: int):
     agent = owned_agent(request, agent_id)
-    runs = Paginator(agent.runs.prefetch_related("steps").order_by("-id"), 10).get_page(request.GET.get("page"))
+    runs = Paginator(run_trees(agent.runs.order_by("-id")), 10).get_page(request.GET.get("page"))
     return render(request, "agents/detail.html#traces", {"agent": agent, "runs": runs})
 
 

@@ -223,7 +223,7 @@ def test_the_system_prompts_sections_are_counted_one_by_one_exactly(system):
     """The sections of the system message meet where tiktoken always splits, so each is counted
     alone (and cached) and the metadata, new every step, never makes the whole prompt be re-split."""
     from agents.engine.context import compile_context
-    from agents.engine.tools import TOOL_SCHEMAS
+    from agents.engine.tools import BASE_SCHEMAS as TOOL_SCHEMAS
     from tests.agents.in_memory_store import make_state
 
     tokenizer, _ = tokenizer_for_model("gpt-4o")

@@ -13,6 +13,7 @@ from agents.models import Agent, Tool
 from memory.embeddings import embedding_problem
 from playground.api import letta
 from playground.api.ids import from_id, to_id
+from agents.engine.tools import BASE_TOOL_NAMES, MULTI_AGENT_TOOL_NAMES
 from agents.selectors import tools_usable_by
 from playground.api.selectors import agent_tools, tools_named
 from playground.api.serializers.blocks import BlockCreate, BlockOut
@@ -113,6 +114,8 @@ class AgentCreate(_AgentFields):
     folder_ids = ids_field()
     source_ids = ids_field(help_text="Deprecated in Letta: folder_ids.")
     include_base_tools = serializers.BooleanField(required=False, default=True)
+    include_multi_agent_tools = serializers.BooleanField(
+        required=False, default=False, help_text="Give the agent the tools that message other agents of yours.")
     agent_type = serializers.CharField(required=False, allow_null=True, max_length=40, help_text="Ignored: MemGPT agents only.")
 
     def validate(self, attrs: dict) -> dict:
@@ -128,6 +131,7 @@ class AgentCreate(_AgentFields):
             attrs["settings"]["blocks"] = [dict(block) for block in memory_blocks or []]
         attrs["folder_ids"] = (attrs.get("folder_ids") or []) + (attrs.get("source_ids") or [])
         attrs["settings"]["include_base_tools"] = attrs["include_base_tools"]
+        attrs["settings"]["include_multi_agent_tools"] = attrs["include_multi_agent_tools"]
         return attrs
 
 
@@ -158,8 +162,10 @@ def agent_tool_fields(owner, data: dict, *, agent: Agent | None = None) -> dict:
             raise serializers.ValidationError({field: [
                 f"Unknown tool {shown!r}: neither a built-in tool nor one of yours (GET /v1/tools/ lists them)."]})
         out["tool_ids"] = [t.pk for t in tools]
-        if agent is None and data.get("include_base_tools", True):
-            tools += list(tools_usable_by(owner).filter(kind=Tool.Kind.BUILTIN))
+        builtin = (BASE_TOOL_NAMES if data.get("include_base_tools", True) else []) + \
+            (MULTI_AGENT_TOOL_NAMES if data.get("include_multi_agent_tools") else [])
+        if agent is None:
+            tools += list(tools_usable_by(owner).filter(kind=Tool.Kind.BUILTIN, name__in=builtin))
     else:
         tools = agent_tools(agent)
     if (rules := data.get("tool_rules")) is not None:

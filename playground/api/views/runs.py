@@ -23,7 +23,7 @@ class RunList(ApiView):
         params = query(request, s.RunListQuery)
         named = (params.get("agent_ids") or []) + ([params["agent_id"]] if params.get("agent_id") else [])
         runs = runs_matching(request.user, agents=owned(Agent, request.user, from_ids("agent", named)),
-                             statuses=[letta.RUN_STATUS_OURS[status] for status in params.get("statuses") or []],
+                             statuses=[ours for status in params.get("statuses") or [] for ours in letta.RUN_STATUS_OURS[status]],
                              active=params.get("active"), stop_reason=params.get("stop_reason"))
         return Response(s.RunOut(listed(runs, params, "run", newest_first=True), many=True).data)
 

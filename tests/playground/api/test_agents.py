@@ -141,7 +141,12 @@ def test_tools_models_and_recompile(api):
     names = [t.name for t in tools]
     send_message = tools[names.index("send_message")]
     assert api.sdk.tools.retrieve(send_message.id).name == "send_message"
-    assert [t.name for t in api.sdk.agents.tools.list(agent.id).items] == names
+    # the base tools; the ones that message other agents are opt-in, by name or by flag
+    assert [t.name for t in api.sdk.agents.tools.list(agent.id).items] == [n for n in names if "agent" not in n]
+    wait = "send_message_to_agent_and_wait_for_reply"
+    assert wait in [t.name for t in api.sdk.agents.create(name="Ann", tools=[wait]).tools]
+    flagged = api.sdk.agents.create(name="Bob", extra_body={"include_multi_agent_tools": True})
+    assert {t.name for t in flagged.tools} == set(names)
     assert [m.handle for m in api.sdk.models.list()] == ["openai/gpt-4o-mini"]
     assert api.sdk.models.embeddings.list()[0].handle == "local/all-MiniLM-L6-v2"
     system = api.sdk.agents.recompile(agent.id)

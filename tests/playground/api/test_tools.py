@@ -9,7 +9,7 @@ import pytest
 from letta_client import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError
 from letta_client.types import ToolReturnMessage
 
-from agents.engine.tools import TOOL_NAMES
+from agents.engine.tools import BASE_TOOL_NAMES, MULTI_AGENT_TOOL_NAMES, TOOL_NAMES
 from agents.models import Agent, Tool
 from agents.services import agent_create, tool_create
 from playground.api.serializers.agents import AgentCreate, AgentUpdate, agent_tool_fields
@@ -81,7 +81,8 @@ def test_listing_every_page_with_the_sdk_ends_and_gives_each_tool_once(api, othe
     assert [t.name for t in page.items] == [f"tool_{n:02d}" for n in range(5, 10)]
     agent = agent_create(owner=api.user, name="Sam", tool_ids=[t.pk for t in mine])
     seen = [t.id for t in itertools.islice(api.sdk.agents.tools.list(f"agent-{agent.pk}", limit=6), 500)]
-    assert sorted(seen) == sorted(f"tool-{pk}" for pk in expected) and len(set(seen)) == len(seen)
+    base = [t.pk for t in Tool.objects.filter(name__in=BASE_TOOL_NAMES)] + [t.pk for t in mine]
+    assert sorted(seen) == sorted(f"tool-{pk}" for pk in base) and len(set(seen)) == len(seen)
 
 
 def test_list_filters(api, other):
@@ -97,7 +98,8 @@ def test_list_filters(api, other):
     assert names(tool_types=["custom"]) == ["roll_dice", "flip_coin"]
     assert set(names(tool_types=["letta_memory_core"])) == {"core_memory_append", "core_memory_replace"}
     assert set(names(exclude_tool_types=["custom"])) == set(TOOL_NAMES)
-    assert set(names(return_only_letta_tools=True)) == set(TOOL_NAMES)
+    assert set(names(return_only_letta_tools=True)) == set(BASE_TOOL_NAMES)
+    assert set(names(tool_types=["letta_multi_agent_core"])) == set(MULTI_AGENT_TOOL_NAMES)
     assert names(tool_ids=[coin.id, dice.id]) == ["roll_dice", "flip_coin"]
     assert names(names=["flip_coin", "send_message"]) == ["send_message", "flip_coin"]
     found = api.sdk.tools.search(query="coin", limit=5)
@@ -165,7 +167,7 @@ def test_attach_and_detach_answer_the_agent(api):
     assert api.sdk.agents.tools.detach(tool.id, agent_id=agent.id).tools == []
     assert api.sdk.tools.retrieve(tool.id).name == "roll_dice"  # detached, not deleted
     full = api.sdk.agents.create(name="Ann")
-    assert [t.name for t in full.tools] == TOOL_NAMES  # in the engine's order
+    assert [t.name for t in full.tools] == BASE_TOOL_NAMES  # in the engine's order
     assert {t.tool_type for t in full.tools} == {"letta_core", "letta_memory_core"}
     with pytest.raises(NotFoundError):
         api.sdk.agents.tools.attach("tool-99999999", agent_id=agent.id)
