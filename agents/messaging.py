@@ -26,13 +26,13 @@ from agents.engine.tools import ToolOutcome
 from agents.engine.types import Delivery, MessageRefused, Suspension
 from agents.errors import MessageTooLong
 from agents.llm import LLMNotConfigured
-from agents.models import Agent, Run
+from agents.models import Agent, Group, Run
 from memory.models import Message
 
 WAIT_LOCK_CLASS = 0x4D57  # "MW": the first key of the advisory lock that serializes an owner's new waits
 UNFINISHED = (Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.WAITING)
 AGENT_ID = re.compile(r"^agent-(\d{1,18})$")
-TAGS_TOOL = "send_message_to_agents_matching_tags"
+COLLECTING_TOOLS = ("send_message_to_agents_matching_tags", "send_message_to_all_agents_in_group")  # every reply, listed
 
 
 def agent_id(pk: int) -> str:
@@ -71,6 +71,13 @@ class DjangoMessenger:
             agents = agents.filter(tags__overlap=match_some)
         return [agent_id(pk) for pk in agents.order_by("pk").values_list("pk", flat=True)]
 
+    def group_members(self) -> list[str]:
+        turn = self.run.group_turn
+        if turn is None or turn.group.kind != Group.Kind.SUPERVISOR or turn.group.manager_id != self.agent.pk:
+            return []
+        members = turn.group.memberships.exclude(agent_id=self.agent.pk).order_by("position")
+        return [agent_id(pk) for pk in members.values_list("agent_id", flat=True)]
+
     def chain(self) -> list[Run]:
         """The runs whose messages led to this one, the first (a person's message, say) first."""
         runs, run = [], self.run
@@ -103,7 +110,8 @@ class DjangoMessenger:
             for agent in agents:
                 try:
                     run = turn_enqueue(agent=agent, trigger=Run.Trigger.AGENT_MESSAGE, text=text, parent_run=self.run,
-                                       parent_step_id=step_id, tool_call_id=call_id, awaited=wait)
+                                       parent_step_id=step_id, tool_call_id=call_id, awaited=wait,
+                                       group_turn_id=self.run.group_turn_id)
                 except (MessageTooLong, LLMNotConfigured, ValueError) as error:
                     raise MessageRefused(f"{_named(agent)} cannot take this message: {error}") from error
                 delivered.append(Delivery(agent.pk, agent.name, run.pk))
@@ -196,7 +204,7 @@ def replies(run: Run, suspension: Suspension) -> dict[str, ToolOutcome]:
     for call in suspension.waiting:
         answers = [_answer(children.get(pk), cancelled) for pk in call["runs"]]
         failed = any(f for f, _ in answers)
-        if call["name"] == TAGS_TOOL:
+        if call["name"] in COLLECTING_TOOLS:
             results[call["id"]] = ToolOutcome(status="OK", message=json.dumps([a for _, a in answers], ensure_ascii=False),
                                               heartbeat=failed)
             continue

@@ -73,6 +73,61 @@ class Agent(models.Model):
         return self.name
 
 
+class Group(models.Model):
+    """Agents that answer together (agents/groups.py): a person's message to a round-robin group goes
+    to each member in turn, each seeing what the others said; to a supervisor group, to its manager,
+    which hands work to the members with send_message_to_all_agents_in_group. A sleep-time group's
+    members run beside its manager (the primary agent) after every few of its turns, or after a quiet
+    period, and reorganise the memory blocks they share with it."""
+
+    class Kind(models.TextChoices):
+        ROUND_ROBIN = "round_robin"
+        SUPERVISOR = "supervisor"
+        SLEEPTIME = "sleeptime"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_groups")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    description = models.TextField(blank=True)
+    members = models.ManyToManyField("Agent", through="GroupMember", related_name="agent_groups")
+    # a supervisor group's supervisor; a sleep-time group's primary agent
+    manager = models.ForeignKey("Agent", null=True, blank=True, on_delete=models.CASCADE, related_name="managed_groups")
+    max_turns = models.PositiveIntegerField(null=True, blank=True)  # round robin: answers per message (default: one each)
+    # sleep-time: after every `sleeptime_frequency` turns of the primary agent, or once it has been quiet this long
+    sleeptime_frequency = models.PositiveIntegerField(null=True, blank=True)
+    sleeptime_quiet_seconds = models.FloatField(null=True, blank=True)
+    turns_counter = models.PositiveIntegerField(default=0)
+    last_processed_message_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} group {self.pk}"
+
+
+class GroupMember(models.Model):
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships")
+    agent = models.ForeignKey("Agent", on_delete=models.CASCADE, related_name="memberships")
+    position = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["group", "position"]
+        constraints = [models.UniqueConstraint(fields=["group", "agent"], name="group_member_once")]
+
+
+class GroupTurn(models.Model):
+    """A person's message to a group, and every run it led to (Run.group_turn)."""
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="turns")
+    input = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
 class Run(models.Model):
     """One turn: everything the agent did in answer to one event."""
 
@@ -83,6 +138,8 @@ class Run(models.Model):
         MEMORY_WARNING = "memory_warning"
         SYSTEM = "system"
         AGENT_MESSAGE = "agent_message"  # another agent's message (agents/messaging.py)
+        GROUP_MESSAGE = "group_message"  # what the others of a round-robin group said (agents/groups.py)
+        SLEEPTIME = "sleeptime"  # a sleep-time agent's turn over its primary agent's new messages
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -117,6 +174,8 @@ class Run(models.Model):
     parent_step = models.ForeignKey("Step", null=True, blank=True, on_delete=models.SET_NULL, related_name="sent_runs")
     tool_call_id = models.CharField(max_length=100, blank=True)
     awaited = models.BooleanField(default=False)
+    # a run of a group's: the person's message to the group it answers (agents/groups.py)
+    group_turn = models.ForeignKey(GroupTurn, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
     # a waiting run: where its turn goes on (agents.engine.types.Suspension), and until when it waits
     suspension = models.JSONField(null=True, blank=True)
     waiting_until = models.DateTimeField(null=True, blank=True)

@@ -83,7 +83,7 @@ def agent_create(*, owner, name: str, persona: str = "", human: str = "", model:
 
 def turn_enqueue(*, agent: Agent, trigger: str = Run.Trigger.USER_MESSAGE, text: str = "",
                  idempotency_key: str | None = None, parent_run: Run | None = None, parent_step_id: int | None = None,
-                 tool_call_id: str = "", awaited: bool = False) -> Run:
+                 tool_call_id: str = "", awaited: bool = False, group_turn_id: int | None = None) -> Run:
     """Queue a turn; turns of one agent run one at a time, in the order they were queued. A turn
     started by another agent's message names the run and step that sent it (agents/messaging.py).
 
@@ -124,7 +124,7 @@ def turn_enqueue(*, agent: Agent, trigger: str = Run.Trigger.USER_MESSAGE, text:
         with transaction.atomic():
             run = Run.objects.create(agent=agent, trigger=trigger, input=text, idempotency_key=idempotency_key,
                                      parent_run=parent_run, parent_step_id=parent_step_id, tool_call_id=tool_call_id,
-                                     awaited=awaited)
+                                     awaited=awaited, group_turn_id=group_turn_id)
     except IntegrityError:  # the same key at the same moment: the other request queued the turn
         if idempotency_key is None:
             raise

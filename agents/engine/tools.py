@@ -66,6 +66,10 @@ class SendToAgent(Heartbeat):
     other_agent_id: str = Field(min_length=1, max_length=200)
 
 
+class SendToGroup(Heartbeat):
+    message: str = Field(min_length=1)
+
+
 class SendToTagged(Heartbeat):
     message: str = Field(min_length=1)
     match_all: list[str] = Field(default_factory=list, max_length=20)
@@ -200,7 +204,16 @@ MULTI_AGENT_SCHEMAS = [
         ["message", "match_all", "match_some"],
     ),
 ]
-TOOL_SCHEMAS = BASE_SCHEMAS + MULTI_AGENT_SCHEMAS  # every built-in tool
+# a supervisor group's supervisor's (agents/groups.py)
+GROUP_SCHEMAS = [
+    _schema(
+        "send_message_to_all_agents_in_group",
+        "Send a message to every other agent of your group and wait for all their replies: the result lists them.",
+        {"message": MESSAGE},
+        ["message"],
+    ),
+]
+TOOL_SCHEMAS = BASE_SCHEMAS + MULTI_AGENT_SCHEMAS + GROUP_SCHEMAS  # every built-in tool
 TOOL_NAMES = [schema["function"]["name"] for schema in TOOL_SCHEMAS]
 BASE_TOOL_NAMES = [schema["function"]["name"] for schema in BASE_SCHEMAS]
 MULTI_AGENT_TOOL_NAMES = [schema["function"]["name"] for schema in MULTI_AGENT_SCHEMAS]
@@ -345,6 +358,15 @@ def send_message_to_agents_matching_tags(ctx: ToolContext, args: SendToTagged) -
     return _send(ctx, recipients, args, wait=True)
 
 
+def send_message_to_all_agents_in_group(ctx: ToolContext, args: SendToGroup) -> ToolOutcome:
+    if ctx.messenger is None:
+        return _failed("Messages to other agents cannot be sent here.")
+    recipients = ctx.messenger.group_members()
+    if not recipients:
+        return _failed("You are not the supervisor of a group with other agents in it: nobody was sent the message.")
+    return _send(ctx, recipients, args, wait=True)
+
+
 TOOLS: dict[str, tuple[type[Arguments], Callable[[ToolContext, Any], ToolOutcome]]] = {
     "send_message": (SendMessage, send_message),
     "core_memory_append": (CoreMemoryAppend, core_memory_append),
@@ -356,6 +378,7 @@ TOOLS: dict[str, tuple[type[Arguments], Callable[[ToolContext, Any], ToolOutcome
     "send_message_to_agent_and_wait_for_reply": (SendToAgent, send_message_to_agent_and_wait_for_reply),
     "send_message_to_agent_async": (SendToAgent, send_message_to_agent_async),
     "send_message_to_agents_matching_tags": (SendToTagged, send_message_to_agents_matching_tags),
+    "send_message_to_all_agents_in_group": (SendToGroup, send_message_to_all_agents_in_group),
 }
 
 

@@ -91,6 +91,9 @@ class Messenger(Protocol):
     def tagged(self, match_all: list[str], match_some: list[str]) -> list[str]:
         """The ids of the other agents with every tag of `match_all` and one of `match_some` (if any)."""
 
+    def group_members(self) -> list[str]:
+        """The ids of the other agents of the supervisor group this turn's agent supervises, if it is one's turn."""
+
     def send(self, recipients: list[str], text: str, *, wait: bool, step_id: int | None, call_id: str) -> list[Delivery]:
         """Queue a turn on each recipient (an agent id, or a name that one agent has) with the message;
         with `wait`, their replies become the result of the call `call_id`, and the turn suspends

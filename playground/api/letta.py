@@ -39,7 +39,8 @@ TOOL_TYPES = {"send_message": "letta_core", "conversation_search": "letta_core",
               "core_memory_append": "letta_memory_core", "core_memory_replace": "letta_memory_core",
               "send_message_to_agent_and_wait_for_reply": "letta_multi_agent_core",
               "send_message_to_agent_async": "letta_multi_agent_core",
-              "send_message_to_agents_matching_tags": "letta_multi_agent_core"}
+              "send_message_to_agents_matching_tags": "letta_multi_agent_core",
+              "send_message_to_all_agents_in_group": "letta_multi_agent_core"}
 
 
 def moment(value: datetime | None) -> str | None:

@@ -99,7 +99,7 @@ def test_list_filters(api, other):
     assert set(names(tool_types=["letta_memory_core"])) == {"core_memory_append", "core_memory_replace"}
     assert set(names(exclude_tool_types=["custom"])) == set(TOOL_NAMES)
     assert set(names(return_only_letta_tools=True)) == set(BASE_TOOL_NAMES)
-    assert set(names(tool_types=["letta_multi_agent_core"])) == set(MULTI_AGENT_TOOL_NAMES)
+    assert set(names(tool_types=["letta_multi_agent_core"])) == {*MULTI_AGENT_TOOL_NAMES, "send_message_to_all_agents_in_group"}
     assert names(tool_ids=[coin.id, dice.id]) == ["roll_dice", "flip_coin"]
     assert names(names=["flip_coin", "send_message"]) == ["send_message", "flip_coin"]
     found = api.sdk.tools.search(query="coin", limit=5)
