@@ -9,7 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from agents import events, messaging
+from agents import events, groups, messaging
 from agents.engine import events as event
 from agents.engine import prompts
 from agents.engine.loop import Event, Turn, TurnSettings
@@ -203,8 +203,15 @@ def _finish(run: Run, status: str, stop_reason: str, error: str = "", *, steps: 
     """Record how the run ended, then say so."""
     run.status, run.stop_reason, run.error, run.finished_at = status, stop_reason, error, timezone.now()
     run.save(update_fields=["status", "stop_reason", "error", "finished_at"])
-    messaging.run_ended(run)
+    _ended(run)
     _announce_end(run, steps=steps)
+
+
+def _ended(run: Run) -> None:
+    """What follows the end of a run: the run waiting for it goes on, its group's next agent speaks, its
+    sleep-time agents may run."""
+    messaging.run_ended(run)
+    groups.run_ended(run)
 
 
 def _announce_end(run: Run, *, steps: int = 0) -> None:
@@ -217,7 +224,8 @@ def _announce_end(run: Run, *, steps: int = 0) -> None:
 
 EVENT_KINDS = {Run.Trigger.USER_MESSAGE: "user_message", Run.Trigger.LOGIN: "login",
                Run.Trigger.HEARTBEAT: "heartbeat", Run.Trigger.MEMORY_WARNING: "memory_warning",
-               Run.Trigger.AGENT_MESSAGE: "agent_message"}
+               Run.Trigger.AGENT_MESSAGE: "agent_message", Run.Trigger.GROUP_MESSAGE: "group_message",
+               Run.Trigger.SLEEPTIME: "sleeptime"}
 
 
 def _claim(run: Run, status: str) -> bool:
@@ -236,7 +244,8 @@ def run_execute(*, run: Run) -> Run:
     if not _claim(run, Run.Status.QUEUED):
         return run
     events.publish(run.agent_id, event.run_started(run_id=run.pk, trigger=run.trigger))
-    sender = messaging.sender_of(run) if run.trigger == Run.Trigger.AGENT_MESSAGE else None
+    sender = (messaging.sender_of(run) if run.trigger in (Run.Trigger.AGENT_MESSAGE, Run.Trigger.SLEEPTIME)
+              else groups.group_event_sender(run) if run.trigger == Run.Trigger.GROUP_MESSAGE else None)
     return _play(run, lambda turn: turn.run(Event(EVENT_KINDS[run.trigger], run.input, last_login=last_active,
                                                   sender=sender)))
 
@@ -440,7 +449,7 @@ def runs_cancel(*, agent: Agent, run_ids: list[int] | None = None) -> dict[int, 
             status=Run.Status.CANCELLED, stop_reason=Run.StopReason.CANCELLED, finished_at=timezone.now())
         if cancelled:
             run.refresh_from_db()
-            messaging.run_ended(run)
+            _ended(run)
             _announce_end(run)
             outcome[run.pk] = Run.Status.CANCELLED
             continue

@@ -12,3 +12,11 @@ def process_runs(agent_id: int) -> None:
     """Run an agent's queued turns; returns quietly when the agent is gone (its runs went with it) or
     another worker has them."""
     agent_runs_process(agent_id=agent_id)
+
+
+@shared_task(name="agents.sleeptime_check", ignore_result=True)
+def sleeptime_check(group_id: int) -> None:
+    """A sleep-time group's quiet-period check (agents.groups.sleeptime_due queues it after each turn)."""
+    from agents.groups import sleeptime_if_quiet
+
+    sleeptime_if_quiet(group_id)

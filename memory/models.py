@@ -109,6 +109,7 @@ class Message(models.Model):
         SYSTEM_PROMPT = "system_prompt"
         USER_MESSAGE = "user_message"
         AGENT_MESSAGE = "agent_message"  # from another agent (agents/messaging.py)
+        GROUP_MESSAGE = "group_message"  # what a round-robin group said (agents/groups.py)
         SYSTEM_ALERT = "system_alert"
         HEARTBEAT = "heartbeat"
         LOGIN = "login"

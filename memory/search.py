@@ -30,7 +30,7 @@ CANDIDATES = 100
 RRF_K = 60
 MODES = ("hybrid", "vector", "fts")
 # what users and other agents said, and what the agent answered
-CONVERSATION = (Message.Kind.USER_MESSAGE, Message.Kind.AGENT_MESSAGE, Message.Kind.ASSISTANT)
+CONVERSATION = (Message.Kind.USER_MESSAGE, Message.Kind.AGENT_MESSAGE, Message.Kind.GROUP_MESSAGE, Message.Kind.ASSISTANT)
 
 
 # --- scopes: which rows a search or a list reaches --------------------------------------------
@@ -129,7 +129,7 @@ class MessageScope(_Scope):
     def conditions(self) -> list[Condition]:
         whose = ("t.agent_id = %s", [self.agent_id], Q(agent_id=self.agent_id)) if self.agent_id is not None else (
             "t.owner_id = %s", [self.owner_id], Q(owner_id=self.owner_id))
-        kinds = ("t.kind IN ('user_message', 'agent_message', 'assistant')", [], Q(kind__in=CONVERSATION))
+        kinds = ("t.kind IN ('user_message', 'agent_message', 'group_message', 'assistant')", [], Q(kind__in=CONVERSATION))
         return [whose, kinds, *_between(self.start, self.end)]
 
 

@@ -247,6 +247,10 @@ RUNS_REQUEUE_AFTER_SECONDS = env_float("RUNS_REQUEUE_AFTER_SECONDS", 60.0, minim
 AGENT_REPLY_TIMEOUT_SECONDS = env_float("AGENT_REPLY_TIMEOUT_SECONDS", 2 * TURN_DEADLINE_SECONDS, minimum=1.0)
 AGENT_MESSAGE_MAX_FANOUT = env_int("AGENT_MESSAGE_MAX_FANOUT", 10, minimum=1, maximum=1000)
 AGENT_MESSAGE_MAX_DEPTH = env_int("AGENT_MESSAGE_MAX_DEPTH", 5, minimum=1, maximum=100)
+# groups (agents/groups.py): the most answers one message to a round-robin group may ask for, and the
+# most messages of its primary agent a sleep-time agent reads in one turn
+GROUP_MAX_TURNS = env_int("GROUP_MAX_TURNS", 50, minimum=1, maximum=1000)
+SLEEPTIME_MAX_MESSAGES = env_int("SLEEPTIME_MAX_MESSAGES", 200, minimum=1, maximum=10_000)
 
 # --- pages, auth, static --------------------------------------------------------------------
 

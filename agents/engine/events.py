@@ -45,18 +45,24 @@ def _of_message(type_: str, stored: MessageView, **fields: Any) -> Event:
 
 
 def user_message(message: MessageView) -> Event:
-    """What a person said: `text`; or what another agent said (`sender`: {"agent_id", "name"})."""
+    """What a person said: `text`; or what another agent said (`sender`: {"agent_id", "name"}); or what
+    a round-robin group said (`said`, `group`)."""
     if message.kind == "agent_message":
-        return _of_message("user_message", message, text=message.text, sender=_sender(message.content))
+        sender = _packed(message.content, "sender")
+        return _of_message("user_message", message, text=message.text, sender=sender if isinstance(sender, dict) else None)
+    if message.kind == "group_message":  # `said`: [{"from", "text"}], what the group said since the agent last spoke
+        said = _packed(message.content, "messages")
+        return _of_message("user_message", message, text=message.text, said=said if isinstance(said, list) else [],
+                           group=_packed(message.content, "group"))
     return _of_message("user_message", message, text=message.text)
 
 
-def _sender(content: str) -> dict | None:
+def _packed(content: str, name: str):
+    """One field of an event packed as JSON (agents.engine.prompts.packed); None if it is not there."""
     try:
-        sender = json.loads(content).get("sender")
+        return json.loads(content).get(name)
     except (ValueError, RecursionError, AttributeError, TypeError):
         return None
-    return sender if isinstance(sender, dict) else None
 
 
 def system_alert(message: MessageView) -> Event:
@@ -110,7 +116,7 @@ def message_events(message: MessageView) -> list[Event]:
         return events
     if message.role == "tool":
         return [tool_result(message)]
-    if message.kind in ("user_message", "agent_message"):
+    if message.kind in ("user_message", "agent_message", "group_message"):
         return [user_message(message)]
     if message.kind == "summary":
         return [summary(message)]

@@ -1,5 +1,6 @@
 """The MemGPT loop: one turn of an agent, from an event to the end of its chain of steps."""
 
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -32,7 +33,9 @@ class Event:
     kind: str  # user_message, agent_message, login, heartbeat, memory_warning
     text: str = ""
     last_login: datetime | None = None
-    sender: dict | None = None  # an agent_message's: {"id", "name", "waits"} (whether the sender waits for the reply)
+    # whom the event is from: an agent_message's sender {"id", "name", "waits"} (whether it waits for the
+    # reply); a group_message's group {"id", "name"}; a sleeptime turn's primary agent {"id", "name"}
+    sender: dict | None = None
 
 
 MIN_RESULT_CHARS = 1_000
@@ -157,10 +160,22 @@ class Turn:
             content = prompts.agent_message(event.text, event.sender, moment)
             self.append(MessageView(None, "user", "agent_message", content, event.text))
             return
+        if event.kind == "group_message":  # the text: [{"from", "text"}] as JSON
+            said = json.loads(event.text)
+            content = prompts.group_message(said, event.sender, moment)
+            self.append(MessageView(None, "user", "group_message", content,
+                                    "\n\n".join(f"{m['from']}: {m['text']}" for m in said)))
+            return
+        if event.kind == "sleeptime":
+            content = prompts.sleeptime(event.text, event.sender, moment)
+            self.append(MessageView(None, "user", "system_alert", content, f"New messages of {event.sender['name']} to "
+                                    "fold into the shared memory."))
+            return
         if event.kind == "login":
             content, kind = prompts.login(event.last_login, moment), "login"
         elif event.kind == "heartbeat":
-            content, kind = prompts.heartbeat(prompts.MANUAL_HEARTBEAT_REASON, moment), "heartbeat"
+            # a scheduled wake-up carries its own reason (agents/schedules.py); the button, the manual one
+            content, kind = prompts.heartbeat(event.text or prompts.MANUAL_HEARTBEAT_REASON, moment), "heartbeat"
         elif event.kind == "memory_warning":
             content, kind = prompts.system_alert(prompts.MEMORY_WARNING, moment), "system_alert"
         else:

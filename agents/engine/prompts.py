@@ -81,6 +81,27 @@ def agent_message(text: str, sender: dict, moment: datetime) -> str:
                   reply=reply)
 
 
+def group_message(said: list[dict], group: dict, moment: datetime) -> str:
+    """What was said in a round-robin group since the agent last spoke there: [{"from", "text"}]."""
+    return packed("group_message", moment, group=group["name"], messages=said,
+                  reply="You are one of the agents of this group, each answering in turn. What you say with "
+                        "send_message is what the group hears from you.")
+
+
+SLEEPTIME_INSTRUCTIONS = (
+    "You are the sleep-time agent of {name}: you do not talk to anyone. Below are the messages {name} exchanged "
+    "since you last ran. Reorganise the memory blocks you share with {name} so that they hold what matters from "
+    "them: add new facts, merge duplicates, correct what changed, drop what is stale, and keep each block within "
+    "its limit (core_memory_append, core_memory_replace; archival_memory_insert for detail). Your turn ends "
+    "when you stop asking for heartbeats; you need not call send_message.")
+
+
+def sleeptime(transcript: str, primary: dict, moment: datetime) -> str:
+    """A sleep-time agent's turn: its primary agent's new messages, and what to do with them."""
+    return packed("sleeptime", moment, message=SLEEPTIME_INSTRUCTIONS.format(name=primary["name"]),
+                  messages=transcript)
+
+
 def heartbeat(reason: str, moment: datetime) -> str:
     return packed("heartbeat", moment, reason=reason)
 
