@@ -267,6 +267,24 @@ def sleeptime_due(run: Run) -> None:
                                   robust=True)
 
 
+SLEEPTIME_PERSONA = ("I am the sleep-time memory agent of {name}. I never talk to anyone: while {name} rests I read "
+                     "its new conversations and keep the memory we share tidy, complete and within its limits.")
+
+
+def sleeptime_companion(*, agent: Agent, frequency: int | None = None) -> Group:
+    """Letta's enable_sleeptime: a sleep-time agent for `agent` ("<name>-sleeptime", the same model),
+    in a sleep-time group that agent manages."""
+    from agents.services import agent_create
+
+    with transaction.atomic():
+        companion = agent_create(owner=agent.owner, name=f"{agent.name}-sleeptime", model=agent.model,
+                                 embedding_model=agent.embedding_model, context_window=agent.context_window,
+                                 tags=["sleeptime"], description=f"The sleep-time memory agent of {agent.name}.",
+                                 blocks=[{"label": "persona", "value": SLEEPTIME_PERSONA.format(name=agent.name)}])
+        return group_create(owner=agent.owner, kind=Group.Kind.SLEEPTIME, members=[companion], manager=agent,
+                            description=f"{agent.name} and its sleep-time agent", sleeptime_frequency=frequency)
+
+
 def sleeptime_if_quiet(group_pk: int) -> list[Run]:
     """The quiet-period check: the sleep-time agents run if the primary agent has been quiet long enough."""
     group = Group.objects.filter(pk=group_pk, kind=Group.Kind.SLEEPTIME).select_related("manager").first()

@@ -229,3 +229,55 @@ class Step(models.Model):
 
     def __str__(self) -> str:
         return f"step {self.index} of run {self.run_id}"
+
+
+class ScheduledMessage(models.Model):
+    """A wake-up (agents/schedules.py): a message or a heartbeat queued as a turn of the agent at a
+    time (`at`), on an interval (`every_seconds`, first at `at` if given) or on a cron expression;
+    made by a person or by the agent itself (the schedule_wakeup tool, at one of its steps)."""
+
+    class Kind(models.TextChoices):
+        MESSAGE = "message"  # a user message
+        HEARTBEAT = "heartbeat"  # text: the reason the agent reads when it wakes
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        FINISHED = "finished"  # a one-time wake-up that fired
+        CANCELLED = "cancelled"
+
+    class Actor(models.TextChoices):
+        USER = "user"
+        AGENT = "agent"
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="schedules")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    text = models.TextField()
+    note = models.TextField(blank=True)  # what the agent asked to be told when it wakes
+    at = models.DateTimeField(null=True, blank=True)
+    every_seconds = models.PositiveIntegerField(null=True, blank=True)
+    cron = models.CharField(max_length=200, blank=True)  # five fields, in UTC
+    # Letta's options of the message (include_return_message_types, max_steps), kept to be read back
+    options = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    fired = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)  # why the last wake-up queued no turn
+    actor = models.CharField(max_length=10, choices=Actor.choices, default=Actor.USER)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_by_step = models.ForeignKey(Step, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["agent", "status", "id"]),
+            # the beat's question every second: the few active wake-ups, by when they are due
+            models.Index(fields=["next_run_at"], name="schedule_due", condition=models.Q(status="active")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} schedule {self.pk} of {self.agent_id} ({self.status})"

@@ -169,7 +169,10 @@ def agent_runs_process(*, agent_id: int) -> int:
             _fail_interrupted_runs(agent_id)
             while work := _next_run(agent_id):
                 run, waited = work
-                run_resume(run=run) if waited else run_execute(run=run)
+                if waited:
+                    run_resume(run=run)
+                else:
+                    run_execute(run=run)
                 done += 1
         finally:
             _unlock(agent_id)

@@ -1,9 +1,9 @@
 """The engine's Store on Django models: every write commits on its own, nothing is held open
 across an LLM call."""
 
-from agents.engine.types import AgentState, BlockView, MessageView, SearchHit, SearchPage, StepRecord, ToolSpec
+from agents.engine.types import AgentState, BlockView, MessageView, SearchHit, SearchPage, StepRecord, ToolSpec, Wakeup
 from agents.llm import model_name
-from agents.models import Agent, Run, Step, Tool
+from agents.models import Agent, Run, ScheduledMessage, Step, Tool
 from memory import selectors as memory_selectors
 from memory import services as memory_services
 from memory.models import Block, BlockRevision, Message, Passage
@@ -139,3 +139,10 @@ class DjangoStore:
 
     def set_memory_warning(self, sent: bool) -> None:
         Agent.objects.filter(pk=self.agent.pk).update(memory_warning_sent=sent)
+
+    def schedule_wakeup(self, *, at, every_seconds, reason, note, step_id) -> Wakeup:
+        from agents.schedules import schedule_create
+
+        schedule = schedule_create(agent=self.agent, kind=ScheduledMessage.Kind.HEARTBEAT, text=reason, note=note, at=at,
+                                   every_seconds=every_seconds, step_id=step_id)
+        return Wakeup(schedule.pk, schedule.next_run_at, schedule.every_seconds)

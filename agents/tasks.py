@@ -20,3 +20,14 @@ def sleeptime_check(group_id: int) -> None:
     from agents.groups import sleeptime_if_quiet
 
     sleeptime_if_quiet(group_id)
+
+
+@shared_task(name="agents.fire_schedule", ignore_result=True)
+def fire_schedule(schedule_id: int, due: str) -> None:
+    """A wake-up come due (sent by Celery beat: agents.schedules.WakeupScheduler): queue its turn, unless
+    it fired already (sent twice), was cancelled, or went with its agent."""
+    from datetime import datetime
+
+    from agents.schedules import schedule_fire
+
+    schedule_fire(schedule_id=schedule_id, due=datetime.fromisoformat(due))

@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 from agents.engine.context import TIERS
 from agents.engine.events import MESSAGE_EVENTS, Event
 from agents.events import agent_group, received
-from agents.models import Agent
+from agents.models import Agent, Group, Run
 from memory.models import Block
 from playground.forms import BlockForm
 from playground.signals import user_group
@@ -121,6 +121,72 @@ class AgentConsumer(LoggedInConsumer):
             return html + render_to_string(f"agents/events.html#{kind}", context)
         except TemplateDoesNotExist:  # a kind the browser does not show
             return html
+
+
+@database_sync_to_async
+def _owned_group(user, group_id: int) -> tuple[Group | None, list[int]]:
+    """The user's group and the agents whose events may belong to its conversations (its members,
+    its manager, and the agents its supervisor's messages reach: its members)."""
+    group = Group.objects.filter(pk=group_id, owner=user).first() if user.is_authenticated else None
+    if group is None:
+        return None, []
+    return group, [*group.memberships.values_list("agent_id", flat=True), *([group.manager_id] if group.manager_id else [])]
+
+
+@database_sync_to_async
+def _group_run(group_id: int, run_id: int) -> Run | None:
+    return Run.objects.select_related("agent").filter(pk=run_id, group_turn__group_id=group_id).first()
+
+
+class GroupConsumer(AgentConsumer):
+    """Streams the runs of a group's conversations to its owner: every agent's answer, each under
+    its name, from the events of its agents' groups (the runs of other conversations are left out)."""
+
+    SHOWN = {*CHAT_ITEMS, "tool_result", "reasoning_delta", "waiting", "run_started", "stop"}
+
+    async def connect(self) -> None:
+        if not await self.join_user():
+            return
+        self.group_row, agents = await _owned_group(self.scope["user"], self.scope["url_route"]["kwargs"]["group_id"])
+        if self.group_row is None:
+            await self.leave()
+            await self.close(code=4403)
+            return
+        self.agent, self.as_json, self.streaming = None, False, set()
+        self.runs: dict[int, Run] = {}  # the group's runs seen starting here
+        self.groups = [agent_group(pk) for pk in agents]
+        for name in self.groups:
+            await self.channel_layer.group_add(name, self.channel_name)
+        await self.accept()
+
+    async def leave(self) -> None:
+        for name in getattr(self, "groups", []):
+            await self.channel_layer.group_discard(name, self.channel_name)
+        self.groups = []
+        await super().leave()
+
+    async def agent_event(self, message: dict) -> None:
+        event = received(message)
+        run_id = event.get("run_id")
+        if event.kind not in self.SHOWN or run_id is None:
+            return
+        if event.kind == "run_started" and run_id not in self.runs:
+            run = await _group_run(self.group_row.pk, run_id)
+            if run is None:
+                return  # another conversation of the agent's
+            self.runs[run_id] = run
+        run = self.runs.get(run_id)
+        if run is None:
+            return
+        if event.kind == "user_message" and run.trigger in (Run.Trigger.USER_MESSAGE, Run.Trigger.GROUP_MESSAGE):
+            return  # the person's message, shown once above the answers
+        if event.kind in ("run_started", "stop"):
+            html = render_to_string(f"groups/detail.html#{event.kind}", {
+                "event": event, "speaker": run.agent, "trigger": run.trigger})
+        else:
+            html = self.fragment(event)
+        if html.strip():
+            await self.send(text_data=html)
 
 
 def _block_context(agent: Agent, event: Event) -> dict:

@@ -11,7 +11,9 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import BadRequest
 
+from agents.agent_file import LABEL
 from agents.engine.rules import KINDS as RULE_KINDS
+from agents.models import Agent, Group
 from agents.tools.schema import MAX_SOURCE_CHARS, ToolSourceError, tool_parse
 from memory.models import Block, MemoryTemplate
 from memory.selectors import memory_templates
@@ -36,6 +38,25 @@ class AgentCreateForm(forms.Form):
 
     def template_text(self, field: str) -> str:
         return MemoryTemplate.objects.get(pk=self.cleaned_data[field]).text
+
+
+class GroupForm(forms.Form):
+    """A group of the user's agents (agents/groups.py), and optionally a new block they all share."""
+
+    kind = forms.ChoiceField(choices=Group.Kind.choices, initial=Group.Kind.ROUND_ROBIN)
+    description = forms.CharField(max_length=2000, required=False)
+    members = forms.ModelMultipleChoiceField(queryset=Agent.objects.none(), widget=forms.CheckboxSelectMultiple)
+    manager = forms.ModelChoiceField(queryset=Agent.objects.none(), required=False,
+                                     help_text="The supervisor; for a sleep-time group, the primary agent.")
+    max_turns = forms.IntegerField(min_value=1, required=False, help_text="Round robin: answers per message.")
+    sleeptime_frequency = forms.IntegerField(min_value=1, required=False, help_text="Sleep-time: every N turns.")
+    sleeptime_quiet_seconds = forms.FloatField(min_value=1, required=False, help_text="Sleep-time: after this quiet.")
+    block_label = forms.RegexField(LABEL, max_length=100, required=False, help_text="A new block they all share.")
+    block_value = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), strip=False)
+
+    def __init__(self, *args, owner, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["members"].queryset = self.fields["manager"].queryset = Agent.objects.filter(owner=owner).order_by("name")
 
 
 class MessageForm(forms.Form):
@@ -342,3 +363,27 @@ class AgentSettingsForm(forms.Form):
 
     def changes(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.changed_data}
+
+
+class ScheduleForm(forms.Form):
+    """A wake-up made on the agent page (the Schedule tab): a message or a heartbeat at a time (in the
+    server's TIME_ZONE), every N minutes (from that time, if one is given), or both."""
+
+    kind = forms.ChoiceField(choices=[("message", "a message"), ("heartbeat", "a heartbeat")])
+    text = forms.CharField(strip=False, widget=forms.Textarea(attrs={"rows": 2}),
+                           help_text="the message, or the reason the agent reads when it wakes")
+    at = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+                             help_text=f"in {settings.TIME_ZONE}")
+    every_minutes = forms.IntegerField(required=False, min_value=1, max_value=60 * 24 * 366, label="every (minutes)")
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and data.get("at") is None and not data.get("every_minutes"):
+            raise forms.ValidationError("Say when: a time, an interval in minutes, or both.")
+        return data
+
+    def service_fields(self) -> dict:
+        """schedule_create's arguments."""
+        data = self.cleaned_data
+        return {"kind": data["kind"], "text": data["text"], "at": data["at"],
+                "every_seconds": data["every_minutes"] * 60 if data["every_minutes"] else None}

@@ -227,6 +227,9 @@ CELERY_TASK_ANNOTATIONS = {
     # a batch cut short leaves its messages unembedded: recall search still finds them by their words
     "memory.embed_waiting_messages": {"soft_time_limit": 600, "time_limit": 660},
     "playground.ping": {"soft_time_limit": 30, "time_limit": 60},
+    # a wake-up queues a turn; a sleep-time check may queue its companions' turns: seconds each
+    "agents.fire_schedule": {"soft_time_limit": 60, "time_limit": 120},
+    "agents.sleeptime_check": {"soft_time_limit": 60, "time_limit": 120},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": max(limits["time_limit"] for limits in CELERY_TASK_ANNOTATIONS.values()) + 600,
@@ -251,6 +254,19 @@ AGENT_MESSAGE_MAX_DEPTH = env_int("AGENT_MESSAGE_MAX_DEPTH", 5, minimum=1, maxim
 # most messages of its primary agent a sleep-time agent reads in one turn
 GROUP_MAX_TURNS = env_int("GROUP_MAX_TURNS", 50, minimum=1, maximum=1000)
 SLEEPTIME_MAX_MESSAGES = env_int("SLEEPTIME_MAX_MESSAGES", 200, minimum=1, maximum=10_000)
+
+# --- scheduled wake-ups (agents/schedules.py): Celery beat on our own table ---------------------
+#
+# `up` runs one beat beside the worker (`celery -A playground beat`); beats elsewhere stand by. Beat
+# looks at the table every SCHEDULE_POLL_SECONDS (so a new wake-up is seen that soon) and otherwise
+# sleeps exactly until the next one it knows of. An agent holds SCHEDULES_MAX_PER_AGENT active
+# wake-ups at most (whoever made them), and a recurring one fires every SCHEDULE_MIN_INTERVAL_SECONDS
+# at most.
+CELERY_BEAT_SCHEDULER = "agents.schedules:WakeupScheduler"
+SCHEDULE_POLL_SECONDS = env_float("SCHEDULE_POLL_SECONDS", 1.0, minimum=0.1, maximum=60.0)
+CELERY_BEAT_MAX_LOOP_INTERVAL = SCHEDULE_POLL_SECONDS
+SCHEDULES_MAX_PER_AGENT = env_int("SCHEDULES_MAX_PER_AGENT", 20, minimum=1, maximum=10_000)
+SCHEDULE_MIN_INTERVAL_SECONDS = env_float("SCHEDULE_MIN_INTERVAL_SECONDS", 60.0, minimum=1.0)
 
 # --- pages, auth, static --------------------------------------------------------------------
 

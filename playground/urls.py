@@ -2,8 +2,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from playground.views import agents, inspect, memory, settings, sources, tools
+from playground.views import agents, groups, inspect, memory, settings, sources, tools
 from playground.views.health import healthz
+from playground.views.schedules import agent_schedule_cancel, agent_schedules
 
 agent = "agents/<int:agent_id>/"
 
@@ -39,6 +40,8 @@ urlpatterns = [
     path(agent + "rules/new", tools.agent_rule_add, name="agent-rule-add"),
     path(agent + "rules/<int:index>/delete", tools.agent_rule_remove, name="agent-rule-delete"),
     path(agent + "settings", settings.agent_settings, name="agent-settings"),
+    path(agent + "schedules", agent_schedules, name="agent-schedules"),
+    path(agent + "schedules/<int:schedule_id>/cancel", agent_schedule_cancel, name="agent-schedule-cancel"),
     path(agent + "steps/<int:step_id>", inspect.step_detail, name="step"),
     path(agent + "steps/<int:step_id>.json", inspect.step_download, name="step-json"),
     path("sources/", sources.source_list, name="sources"),
@@ -48,6 +51,11 @@ urlpatterns = [
     path("sources/<int:source_id>/agents/<str:action>", sources.source_agents, name="source-agents"),
     path("documents/<int:document_id>/", sources.document_row, name="document-row"),
     path("documents/<int:document_id>/<str:action>", sources.document_action, name="document-action"),
+    path("groups/", groups.group_list, name="groups"),
+    path("groups/new", groups.group_new, name="group-new"),
+    path("groups/<int:group_id>/", groups.group_page, name="group"),
+    path("groups/<int:group_id>/messages", groups.group_message, name="group-send"),
+    path("groups/<int:group_id>/delete", groups.group_remove, name="group-delete"),
     path("tools/", tools.tool_list, name="tools"),
     path("tools/new", tools.tool_new, name="tool-new"),
     path("tools/preview", tools.tool_preview, name="tool-preview"),

@@ -100,3 +100,50 @@ class LiveStack:
                 process.wait(20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+class Beat:
+    """Celery beat as `up` starts it (the wake-ups' scheduler, agents/schedules.py), as a subprocess
+    on a given database, sending to a given queue: an in-process worker's, or a live stack's."""
+
+    def __init__(self, *, database: str, queue: str, logs: Path, extra_env: dict[str, str] | None = None,
+                 standby: bool = False):
+        logs.mkdir(parents=True, exist_ok=True)
+        self.log = logs / "beat.log"
+        self.env = {
+            **os.environ, "DJANGO_SETTINGS_MODULE": "playground.settings", "PYTHONUNBUFFERED": "1",
+            "PLAYGROUND_DATA_DIR": str(settings.DATA_DIR), "DATABASE_NAME": database, "CELERY_QUEUE": queue,
+            "SECRET_KEY": settings.SECRET_KEY, **(extra_env or {}),
+        }
+        self.process: subprocess.Popen | None = None
+        self.start(standby=standby)
+
+    def start(self, *, standby: bool = False) -> None:
+        """Start it, and wait until it sends wake-ups (or, with `standby`, until it sees another beat does)."""
+        self.read = self.log.stat().st_size if self.log.exists() else 0
+        self.process = subprocess.Popen([sys.executable, "-m", "celery", "-A", "playground", "beat", "--loglevel", "INFO"],
+                                        cwd=ROOT, env=self.env, stdout=self.log.open("a"), stderr=subprocess.STDOUT)
+        self.wait_for("wake-ups: another beat sends them" if standby else "wake-ups: this beat sends them")
+
+    def output(self) -> str:
+        """Its log since it (last) started."""
+        return self.log.read_bytes()[self.read:].decode(errors="replace")
+
+    def wait_for(self, line: str, timeout: float = 60) -> None:
+        """Wait for a line of its log written since it (last) started."""
+        deadline = time.monotonic() + timeout
+        while line not in self.output():
+            assert self.process.poll() is None, f"beat exited:\n{self.log.read_text()}"
+            assert time.monotonic() < deadline, f"beat did not log {line!r}:\n{self.log.read_text()}"
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()

@@ -6,6 +6,7 @@ A bad call never raises: it becomes a failed result that tells the model what we
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Callable
@@ -13,7 +14,8 @@ from typing import Any, Callable
 import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agents.engine.types import AgentState, MessageRefused, Messenger, SearchPage, Store, ToolRunner, ToolSpec
+from agents.engine.types import (AgentState, MessageRefused, Messenger, ScheduleRefused, SearchPage, Store, ToolRunner,
+                                 ToolSpec)
 from memory.errors import BlockEditRefused, BlockLimitExceeded
 from memory.text import clean, clean_json
 
@@ -22,6 +24,7 @@ MAX_ERROR_CHARS = 500  # of an exception's text, in the failed result the model 
 MAX_PASSAGE_CHARS = 20_000  # one archival passage: a page of search results must fit a window
 MAX_QUERY_CHARS = 2_000
 MAX_PAGE = 10_000
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 HEARTBEAT_PROPERTY = {
     "type": "boolean",
@@ -74,6 +77,13 @@ class SendToTagged(Heartbeat):
     message: str = Field(min_length=1)
     match_all: list[str] = Field(default_factory=list, max_length=20)
     match_some: list[str] = Field(default_factory=list, max_length=20)
+
+
+class ScheduleWakeup(Heartbeat):
+    at: str | None = Field(default=None, max_length=100)
+    every: int | str | None = None
+    reason: str = Field(min_length=1, max_length=2_000)
+    message: str = Field(default="", max_length=10_000)
 
 
 class SearchDate(Heartbeat):
@@ -213,7 +223,24 @@ GROUP_SCHEMAS = [
         ["message"],
     ),
 ]
-TOOL_SCHEMAS = BASE_SCHEMAS + MULTI_AGENT_SCHEMAS + GROUP_SCHEMAS  # every built-in tool
+# opt-in per agent: wake-ups it schedules itself (agents/schedules.py)
+SCHEDULE_SCHEMAS = [
+    _schema(
+        "schedule_wakeup",
+        "Schedule a wake-up: a heartbeat that starts a turn of yours later, with no message from anyone. Give `at` "
+        "for once, `every` for again and again (from `at` if given, else from now), and the reason you will read "
+        "when you wake. Use it to follow up, check back, or remind the user of something.",
+        {
+            "at": {"type": "string", "description": "When, as an ISO 8601 time with its zone: '2026-01-02T09:00:00Z'."},
+            "every": {"type": "string", "description": "How often: seconds ('3600') or a duration ('90s', '5m', "
+                                                       "'1h30m', '1d')."},
+            "reason": {"type": "string", "description": "Why you want to wake up: you read it when you do."},
+            "message": {"type": "string", "description": "Optional: a note to yourself for when you wake."},
+        },
+        ["reason"],
+    ),
+]
+TOOL_SCHEMAS = BASE_SCHEMAS + MULTI_AGENT_SCHEMAS + GROUP_SCHEMAS + SCHEDULE_SCHEMAS  # every built-in tool
 TOOL_NAMES = [schema["function"]["name"] for schema in TOOL_SCHEMAS]
 BASE_TOOL_NAMES = [schema["function"]["name"] for schema in BASE_SCHEMAS]
 MULTI_AGENT_TOOL_NAMES = [schema["function"]["name"] for schema in MULTI_AGENT_SCHEMAS]
@@ -367,6 +394,50 @@ def send_message_to_all_agents_in_group(ctx: ToolContext, args: SendToGroup) -> 
     return _send(ctx, recipients, args, wait=True)
 
 
+def _moment(text: str) -> datetime:
+    """An ISO 8601 time; one without a zone is taken as UTC."""
+    moment = datetime.fromisoformat(text.strip())
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def interval_seconds(value: int | str) -> int:
+    """Seconds from 3600, "3600", "90s", "5m", "1h30m", "1d" or "1w"; ValueError for anything else."""
+    text = str(value).strip().lower().replace(" ", "")
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"{str(value)[:40]!r} is not an interval: give whole seconds or a duration such as '5m'")
+    if text.isdigit():
+        seconds = int(text)
+    else:
+        parts = re.findall(r"(\d+)([smhdw])", text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise ValueError(f"{text[:40]!r} is not an interval: give seconds (3600) or a duration such as '90s', "
+                             "'5m', '1h30m', '1d'")
+        seconds = sum(int(n) * DURATION_UNITS[u] for n, u in parts)
+    if seconds <= 0:
+        raise ValueError("an interval must be more than 0 seconds")
+    return seconds
+
+
+def schedule_wakeup(ctx: ToolContext, args: ScheduleWakeup) -> ToolOutcome:
+    if not args.at and args.every in (None, ""):
+        return _failed("Say when: 'at' (an ISO 8601 time) for once, or 'every' (seconds or a duration such as '5m').")
+    try:
+        at = _moment(args.at) if args.at else None
+    except ValueError:
+        return _failed(f"'at' must be an ISO 8601 time such as '2026-01-02T09:00:00Z'; got {args.at[:60]!r}.")
+    try:
+        every = interval_seconds(args.every) if args.every not in (None, "") else None
+        wakeup = ctx.store.schedule_wakeup(at=at, every_seconds=every, reason=args.reason, note=args.message,
+                                           step_id=ctx.step_id)
+    except ScheduleRefused as refused:
+        return _failed(f"Not scheduled: {refused}.")
+    except ValueError as error:
+        return _failed(f"Invalid 'every': {error}.")
+    again = f", then every {wakeup.every_seconds} seconds" if wakeup.every_seconds else ""
+    return ToolOutcome(status="OK", message=f"Wake-up scheduled (schedule-{wakeup.id}): first at "
+                                            f"{_stamp(wakeup.next_at)}{again}.", heartbeat=args.request_heartbeat)
+
+
 TOOLS: dict[str, tuple[type[Arguments], Callable[[ToolContext, Any], ToolOutcome]]] = {
     "send_message": (SendMessage, send_message),
     "core_memory_append": (CoreMemoryAppend, core_memory_append),
@@ -379,6 +450,7 @@ TOOLS: dict[str, tuple[type[Arguments], Callable[[ToolContext, Any], ToolOutcome
     "send_message_to_agent_async": (SendToAgent, send_message_to_agent_async),
     "send_message_to_agents_matching_tags": (SendToTagged, send_message_to_agents_matching_tags),
     "send_message_to_all_agents_in_group": (SendToGroup, send_message_to_all_agents_in_group),
+    "schedule_wakeup": (ScheduleWakeup, schedule_wakeup),
 }
 
 

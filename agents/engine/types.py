@@ -231,3 +231,21 @@ class Store(Protocol):
 
     def cancelled(self) -> bool:
         """Whether someone asked the turn to stop (it stops before its next LLM call)."""
+
+    def schedule_wakeup(self, *, at: datetime | None, every_seconds: int | None, reason: str, note: str,
+                        step_id: int | None) -> "Wakeup":
+        """Schedule a heartbeat of this agent at `at`, or every `every_seconds` (first at `at` if
+        given). Raises ScheduleRefused (a time past, an interval too short, too many wake-ups)."""
+
+
+@dataclass(frozen=True)
+class Wakeup:
+    """A wake-up the agent scheduled (agents/schedules.py)."""
+
+    id: int
+    next_at: datetime
+    every_seconds: int | None = None
+
+
+class ScheduleRefused(ValueError):
+    """A wake-up that cannot be scheduled; the text says why, for the model or the person who asked."""

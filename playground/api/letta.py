@@ -11,6 +11,7 @@ from typing import Any, Iterable
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.db.models import Count
 from django.utils import timezone
 
 from agents.agent_file import requirement_of
@@ -18,10 +19,10 @@ from agents.engine.context import CompiledContext
 from agents.engine.events import Event, message_events
 from agents.engine.types import ToolRun
 from agents.llm import LLM_CLIENTS, model_name
-from agents.models import Agent, Run, Step, Tool
+from agents.models import Agent, Group, Run, Step, Tool
 from agents.storage import message_view
 from memory.embeddings import LOCAL_MODELS, OPENAI_MODELS
-from memory.models import Message
+from memory.models import BlockAttachment, Message
 from playground.api.ids import to_id
 
 MESSAGE_TYPES = ("system_message", "user_message", "assistant_message", "reasoning_message", "hidden_reasoning_message",
@@ -40,7 +41,8 @@ TOOL_TYPES = {"send_message": "letta_core", "conversation_search": "letta_core",
               "send_message_to_agent_and_wait_for_reply": "letta_multi_agent_core",
               "send_message_to_agent_async": "letta_multi_agent_core",
               "send_message_to_agents_matching_tags": "letta_multi_agent_core",
-              "send_message_to_all_agents_in_group": "letta_multi_agent_core"}
+              "send_message_to_all_agents_in_group": "letta_multi_agent_core",
+              "schedule_wakeup": "letta_builtin"}
 
 
 def moment(value: datetime | None) -> str | None:
@@ -118,6 +120,21 @@ def tool(row: Tool) -> dict[str, Any]:
             "created_by_id": to_id("user", row.owner_id), "last_updated_by_id": to_id("user", row.owner_id),
             "default_requires_approval": False, "enable_parallel_execution": False, "metadata_": {},
             "created_at": moment(row.created_at), "updated_at": moment(row.updated_at)}
+
+
+def group(row: Group) -> dict[str, Any]:
+    """A group as Letta's Group (the fields of its other manager types null); its shared blocks are
+    the blocks every agent of it has."""
+    members = list(row.memberships.order_by("position").values_list("agent_id", flat=True))
+    shared = (BlockAttachment.objects.filter(agent_id__in=members).values("block_id")
+              .annotate(agents=Count("agent_id", distinct=True)).filter(agents=len(members)).order_by("block_id"))
+    return {"id": to_id("group", row.pk), "manager_type": row.kind, "agent_ids": [to_id("agent", pk) for pk in members],
+            "description": row.description, "shared_block_ids": [to_id("block", b["block_id"]) for b in shared],
+            "manager_agent_id": to_id("agent", row.manager_id), "max_turns": row.max_turns,
+            "sleeptime_agent_frequency": row.sleeptime_frequency, "sleeptime_quiet_seconds": row.sleeptime_quiet_seconds,
+            "turns_counter": row.turns_counter, "last_processed_message_id": to_id("message", row.last_processed_message_id),
+            "termination_token": None, "max_message_buffer_length": None, "min_message_buffer_length": None,
+            "project_id": None, "template_id": None, "base_template_id": None, "deployment_id": None, "hidden": None}
 
 
 def tool_run(run: ToolRun) -> dict[str, Any]:

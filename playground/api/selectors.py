@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 
-from agents.models import Agent, Run, Step, Tool
+from agents.models import Agent, Group, Run, Step, Tool
 from agents.selectors import tools_usable_by
 from memory.models import Block, BlockAttachment, Document, Message, Passage, Source
 from memory.search import MessageScope, PassageScope
@@ -27,6 +27,7 @@ def agents_of(owner) -> QuerySet[Agent]:
                          queryset=BlockAttachment.objects.select_related("block").order_by("position", "id")),
                 Prefetch("sources", to_attr="folders"),
                 Prefetch("tools", to_attr="tool_set", queryset=Tool.objects.order_by("kind", "pk")),
+                Prefetch("managed_groups", to_attr="groups_managed", queryset=Group.objects.order_by("id")),
                 Prefetch("messages", to_attr="in_context", queryset=Message.objects.filter(in_context=True)
                          .only("id", "agent_id").order_by("id"))))
 
@@ -59,7 +60,7 @@ def blocks_matching(owner, *, label: str | None = None, label_search: str | None
 
 def runs_matching(owner, *, agents: list[Agent] | None = None, statuses: list[str] | None = None,
                   active: bool | None = None, stop_reason: str | None = None) -> QuerySet[Run]:
-    runs = Run.objects.filter(agent__owner=owner)
+    runs = Run.objects.filter(agent__owner=owner).select_related("group_turn")
     if agents:
         runs = runs.filter(agent__in=agents)
     if statuses:
@@ -105,7 +106,7 @@ def agent_block(agent: Agent, label: str) -> Block:
 
 
 def run_get(owner, pk: int) -> Run:
-    return Run.objects.select_related("agent").get(agent__owner=owner, pk=pk)
+    return Run.objects.select_related("agent", "group_turn").get(agent__owner=owner, pk=pk)
 
 
 def step_get(owner, pk: int) -> Step:

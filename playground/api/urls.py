@@ -9,7 +9,8 @@ from drf_spectacular.views import SpectacularJSONAPIView
 
 from playground.api import schema  # noqa: F401  (registers the bearer scheme with drf-spectacular)
 from playground.api.errors import not_found
-from playground.api.views import agents, archival, blocks, docs, folders, messages, runs, tools
+from playground.api.views import schedules
+from playground.api.views import agents, archival, blocks, docs, folders, groups, messages, runs, tools
 
 SCHEMA_PATHS: set[str] = set()
 
@@ -46,6 +47,8 @@ urlpatterns = [
     *route(agent + "messages/async", messages.AgentMessagesAsync.as_view(), "api-agent-messages-async"),
     *route(agent + "messages/cancel", messages.AgentMessagesCancel.as_view(), "api-agent-messages-cancel"),
     *route(agent + "reset-messages", messages.AgentMessagesReset.as_view(), "api-agent-reset"),
+    *route(agent + "schedule", schedules.AgentSchedules.as_view(), "api-agent-schedules"),
+    *route(agent + "schedule/<str:scheduled_message_id>", schedules.AgentSchedule.as_view(), "api-agent-schedule"),
     *route(agent + "folders", folders.AgentFolders.as_view(), "api-agent-folders"),
     *route(agent + "folders/attach/<str:folder_id>", folders.AgentFolderAttach.as_view(), "api-agent-folder-attach"),
     *route(agent + "folders/detach/<str:folder_id>", folders.AgentFolderDetach.as_view(), "api-agent-folder-detach"),
@@ -74,6 +77,10 @@ urlpatterns = [
     *route("tools/", tools.ToolList.as_view(), "api-tools"),
     *route("tools/search", tools.ToolSearch.as_view(), "api-tool-search"),
     *route("tools/<str:tool_id>", tools.ToolDetail.as_view(), "api-tool"),
+    *route("groups/", groups.GroupList.as_view(), "api-groups"),
+    *route("groups/<str:group_id>", groups.GroupDetail.as_view(), "api-group"),
+    *route("groups/<str:group_id>/messages", groups.GroupMessages.as_view(), "api-group-messages"),
+    *route("groups/<str:group_id>/reset-messages", groups.GroupReset.as_view(), "api-group-reset"),
     *route("models/", tools.ModelList.as_view(), "api-models"),
     *route("models/embedding", tools.EmbeddingModelList.as_view(), "api-embedding-models"),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="api-schema"),

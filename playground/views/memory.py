@@ -100,7 +100,7 @@ def diff_lines(before: str, after: str) -> list[tuple[str, str]]:
 def block_history(request, agent_id: int, block_id: int):
     agent = owned_agent(request, agent_id)
     block = agent_block(agent, block_id)
-    revisions = block.revisions.select_related("user", "step").order_by("-id")[:50]
+    revisions = block.revisions.select_related("user", "step__agent").order_by("-id")[:50]
     entries = [{"revision": r, "fields": [
         {"name": name, "diff": diff_lines(str(r.before.get(name, "")), str(r.after.get(name, "")))} for name in r.after]}
         for r in revisions]

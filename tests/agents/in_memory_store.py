@@ -7,9 +7,9 @@ import dataclasses
 import itertools
 import math
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
-from agents.engine.types import AgentState, BlockView, MessageView, SearchHit, SearchPage, StepRecord
+from agents.engine.types import AgentState, BlockView, MessageView, ScheduleRefused, SearchHit, SearchPage, StepRecord, Wakeup
 from memory.errors import BlockLimitExceeded, BlockReadOnly, BlockTextNotFound
 
 
@@ -28,6 +28,8 @@ class InMemoryStore:
     block_writes: list[tuple[str, str, int | None]] = field(default_factory=list)
     rule_notes: dict[int, list[str]] = field(default_factory=dict)  # step id -> what the tool rules did
     cancel_requested: bool = False
+    wakeups: list[dict] = field(default_factory=list)  # what schedule_wakeup was asked
+    max_wakeups: int = 3
     now: datetime = field(default_factory=lambda: datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc))
 
     def __post_init__(self):
@@ -99,6 +101,15 @@ class InMemoryStore:
 
     def step_rules(self, step_id, notes):
         self.rule_notes[step_id] = list(notes)
+
+    def schedule_wakeup(self, *, at, every_seconds, reason, note, step_id):
+        """Kept in `wakeups`; refused, as the real store refuses them, at a time past and over `max_wakeups`."""
+        if at is not None and at <= self.now:
+            raise ScheduleRefused(f"{at.isoformat()} is past")
+        if len(self.wakeups) >= self.max_wakeups:
+            raise ScheduleRefused(f"{self.state.name} holds {len(self.wakeups)} scheduled wake-ups already")
+        self.wakeups.append({"at": at, "every_seconds": every_seconds, "reason": reason, "note": note, "step_id": step_id})
+        return Wakeup(len(self.wakeups), at or self.now + timedelta(seconds=every_seconds), every_seconds)
 
 
 def make_state(**overrides) -> AgentState:

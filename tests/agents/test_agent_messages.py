@@ -252,6 +252,7 @@ def test_cancelling_a_waiting_run_answers_its_call_cancels_what_it_waits_for_and
     llm.responder = respond
     run = turn_enqueue(agent=ann, text="first")
     wait_until(lambda: Run.objects.filter(pk=run.pk, status="waiting").exists(), timeout=20)
+    wait_until(lambda: Run.objects.filter(agent=bob, status="running").exists(), timeout=20)  # in its first step
     assert runs_cancel(agent=ann) == {run.pk: "cancelling"}
     cancelled = wait_until(lambda: Run.objects.filter(pk=run.pk, status="cancelled").first(), timeout=20)
     assert cancelled.stop_reason == "cancelled"

@@ -130,6 +130,9 @@ def child_pid(up: Up, module: str) -> int | None:
     return None
 
 
+WORKER, BEAT = "celery -A playground worker", "celery -A playground beat"  # both are `python -m celery`
+
+
 def started_again(up: Up, module: str, old: int) -> int:
     return wait_until(lambda: (pid := child_pid(up, module)) not in (None, old) and pid, timeout=30,
                       message=f"a new {module} process:\n{up.output()}")
@@ -142,7 +145,7 @@ def test_up_starts_whatever_stopped_again_embedded_servers_worker_and_web(data_d
     up = Up(data_dir)
     try:
         up.wait_healthy()
-        worker, web = child_pid(up, "celery"), child_pid(up, "daphne")
+        worker, web = child_pid(up, WORKER), child_pid(up, "daphne")
         os.kill(int((servers.redis_dir / "redis.pid").read_text()), signal.SIGKILL)
         wait_until(lambda: "embedded redis started again" in up.output(), timeout=30, message=up.output())
         # a crash, as `pg_ctl stop -m immediate` makes one (without its wait, which up's restart would
@@ -150,15 +153,18 @@ def test_up_starts_whatever_stopped_again_embedded_servers_worker_and_web(data_d
         os.kill(int((servers.pgdata / "postmaster.pid").read_text().split()[0]), signal.SIGQUIT)
         wait_until(lambda: "embedded postgres started again" in up.output(), timeout=30, message=up.output())
         assert up.wait_healthy(timeout=60) == {"status": "ok"}  # the same web and worker, reconnected
-        assert (child_pid(up, "celery"), child_pid(up, "daphne")) == (worker, web)
+        assert (child_pid(up, WORKER), child_pid(up, "daphne")) == (worker, web)
 
+        beat = child_pid(up, BEAT)
         os.kill(worker, signal.SIGKILL)
         os.kill(web, signal.SIGKILL)
-        worker = started_again(up, "celery", worker)
+        os.kill(beat, signal.SIGKILL)
+        worker = started_again(up, WORKER, worker)
         started_again(up, "daphne", web)
+        started_again(up, BEAT, beat)
         # killed again before it could even start: the next start waits twice as long, not a tight loop
         os.kill(worker, signal.SIGKILL)
-        started_again(up, "celery", worker)
+        started_again(up, WORKER, worker)
         assert shell(data_dir, "from playground.health import worker_answers; print(worker_answers(60))") == "True"
         assert up.wait_healthy(timeout=60) == {"status": "ok"}
     finally:
@@ -167,5 +173,6 @@ def test_up_starts_whatever_stopped_again_embedded_servers_worker_and_web(data_d
     assert code == 0, output
     assert "embedded redis stopped; starting it again" in output and "embedded postgres stopped; starting it again" in output
     assert "worker exited with -9 after" in output and "web exited with -9 after" in output
-    assert output.count("starting it again in 1 s") == 2 and output.count("starting it again in 2 s") == 1, output
+    assert "beat exited with -9 after" in output and "wake-ups: this beat sends them" in output
+    assert output.count("starting it again in 1 s") == 3 and output.count("starting it again in 2 s") == 1, output
     assert processes_using(data_dir, servers.socket_dir) == []  # Ctrl-C still stops all, as up started them

@@ -23,3 +23,4 @@ from playground.api.serializers.messages import (
 )
 from playground.api.serializers.runs import RunListQuery, RunOut, RunUsageOut, StepListQuery, StepOut, StepTraceOut
 from playground.api.serializers.agent_file import ExportQuery, ImportForm, ImportOut
+from playground.api.serializers.groups import GroupCreate, GroupListQuery, GroupOut, GroupUpdate

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 
 from agents.agent_file import rule_tool_names
-from agents.models import Agent, Tool
+from agents.models import Agent, Group, Tool
 from memory.embeddings import embedding_problem
 from playground.api import letta
 from playground.api.ids import from_id, to_id
@@ -116,6 +116,8 @@ class AgentCreate(_AgentFields):
     include_base_tools = serializers.BooleanField(required=False, default=True)
     include_multi_agent_tools = serializers.BooleanField(
         required=False, default=False, help_text="Give the agent the tools that message other agents of yours.")
+    enable_sleeptime = serializers.BooleanField(required=False, default=False, allow_null=True,
+                                                help_text="Give the agent a sleep-time agent that tidies its memory.")
     agent_type = serializers.CharField(required=False, allow_null=True, max_length=40, help_text="Ignored: MemGPT agents only.")
 
     def validate(self, attrs: dict) -> dict:
@@ -224,11 +226,23 @@ class AgentOut(serializers.Serializer):
     metadata = serializers.SerializerMethodField()
     tool_rules = serializers.SerializerMethodField()
     timezone = serializers.SerializerMethodField()
+    managed_group = serializers.SerializerMethodField()
+    multi_agent_group = serializers.SerializerMethodField(help_text="Deprecated in Letta: managed_group.")
+    enable_sleeptime = serializers.SerializerMethodField()
     last_stop_reason = serializers.CharField(allow_null=True)
     last_run_completion = serializers.DateTimeField(source="last_run_finished_at", allow_null=True)
     last_run_duration_ms = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+    def get_managed_group(self, agent: Agent) -> dict | None:
+        return letta.group(agent.groups_managed[0]) if agent.groups_managed else None
+
+    def get_multi_agent_group(self, agent: Agent) -> dict | None:
+        return self.get_managed_group(agent)
+
+    def get_enable_sleeptime(self, agent: Agent) -> bool:
+        return any(group.kind == Group.Kind.SLEEPTIME for group in agent.groups_managed)
 
     def get_agent_type(self, agent: Agent) -> str:
         return "memgpt_agent"

@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from agents.models import Run, Step
 from playground.api import letta
+from playground.api.ids import to_id
 from playground.api.serializers.common import ListQuery, PublicId, ids_field
 
 
@@ -55,7 +56,12 @@ class RunOut(serializers.Serializer):
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_metadata(self, run: Run) -> dict:
-        return {"trigger": run.trigger, "error": run.error or None}
+        """Ours: what started the run; for a run another agent's message started, the run and step
+        that sent it and whether that run waits for the reply; a waiting run's deadline."""
+        return {"trigger": run.trigger, "error": run.error or None, "waiting": run.status == Run.Status.WAITING,
+                "waiting_until": run.waiting_until.isoformat() if run.status == Run.Status.WAITING and run.waiting_until else None,
+                "parent_run_id": to_id("run", run.parent_run_id), "parent_step_id": to_id("step", run.parent_step_id),
+                "awaited": run.awaited, "group_id": to_id("group", run.group_turn.group_id) if run.group_turn_id else None}
 
 
 class StepOut(serializers.Serializer):

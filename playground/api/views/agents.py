@@ -2,6 +2,7 @@
 
 import json
 
+from django.db import transaction
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -10,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agents.agent_file import agent_file_export, agent_file_import, agent_file_read
+from agents.groups import sleeptime_companion
 from agents.selectors import agent_context, agent_for_owner, agent_tags
 from agents.services import agent_create_with_folders, agent_delete, agent_update
 from memory.models import Block, Source
@@ -44,8 +46,11 @@ class AgentList(ApiView):
         data = body(request, s.AgentCreate)
         blocks = owned(Block, request.user, from_ids("block", data.get("block_ids")))
         folders = owned(Source, request.user, from_ids("source", data["folder_ids"]))
-        agent = agent_create_with_folders(owner=request.user, folders=folders, block_ids=[b.pk for b in blocks],
-                                          **data["settings"], **agent_tool_fields(request.user, data))
+        with transaction.atomic():
+            agent = agent_create_with_folders(owner=request.user, folders=folders, block_ids=[b.pk for b in blocks],
+                                              **data["settings"], **agent_tool_fields(request.user, data))
+            if data.get("enable_sleeptime"):
+                sleeptime_companion(agent=agent)
         return Response(agent_out(request.user, agent.pk), status=status.HTTP_201_CREATED)
 
 

@@ -1,4 +1,4 @@
-"""Start everything the playground needs on one machine, keep it running (a dead worker, web
+"""Start everything the playground needs on one machine, keep it running (a dead worker, beat, web
 process, or embedded PostgreSQL or Redis is started again), and stop it all on Ctrl-C/SIGTERM."""
 
 import os
@@ -43,7 +43,7 @@ class Child:
 
 
 class Command(BaseCommand):
-    help = "Start embedded Postgres/Redis (when no URLs are set), migrate, a Celery worker and daphne."
+    help = "Start embedded Postgres/Redis (when no URLs are set), migrate, a Celery worker, Celery beat and daphne."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -85,6 +85,9 @@ class Command(BaseCommand):
             "worker": Child([sys.executable, "-m", "celery", "-A", "playground", "worker", "--loglevel", "INFO",
                              "--pool", "threads", "--concurrency", str(concurrency), "--without-gossip",
                              "--without-mingle", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "-n", f"worker-{os.getpid()}@%h"]),
+            # scheduled wake-ups (agents/schedules.py): one beat here; it restarts only once the one
+            # before is dead (its group killed), and a beat of another `up` on the database stands by
+            "beat": Child([sys.executable, "-m", "celery", "-A", "playground", "beat", "--loglevel", "INFO"]),
             "web": Child([sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "playground.asgi:application"]),
         }
 
@@ -126,8 +129,8 @@ class Command(BaseCommand):
                     self.log("up", f"{name} started again (pid {child.process.pid})")
 
     def stop_children(self, children: dict[str, Child]) -> None:
-        # the web first, so no new turn is queued, then the worker (which finishes its task)
-        for name in ("web", "worker"):
+        # the web first, so no new turn is queued, then beat, then the worker (which finishes its task)
+        for name in ("web", "beat", "worker"):
             child = children.get(name)
             if child is None or child.process is None:
                 continue

@@ -35,9 +35,13 @@ def theirs(other, live_llm):
     file = other.sdk.folders.files.upload(folder.id, file=("secret.txt", b"secret text"))
     tool = other.sdk.tools.create(source_code='def secret_tool() -> str:\n    """A secret."""\n    return "secret"\n')
     other.sdk.agents.tools.attach(tool.id, agent_id=agent.id)
+    group = other.http.post("/v1/groups/", json={"agent_ids": [agent.id]}).json()
+    wakeup = other.sdk.agents.schedule.create(agent.id, schedule={"type": "recurring", "cron_expression": "@daily"},
+                                              messages=[{"role": "user", "content": "secret reminder"}])
     return {"agent_id": agent.id, "block_id": block.id, "block_label": "human", "memory_id": passage.id,
             "message_id": response.messages[0].id, "run_id": run_id, "step_id": step.id, "folder_id": folder.id,
-            "file_id": file.id, "tool_id": tool.id, "tool_name": tool.name}
+            "file_id": file.id, "tool_id": tool.id, "tool_name": tool.name, "group_id": group["id"],
+            "scheduled_message_id": wakeup.id}
 
 
 def routes(api) -> list[tuple[str, str]]:

@@ -4,6 +4,7 @@ retrieve, update, delete."""
 import pytest
 from letta_client import APIStatusError, BadRequestError, ConflictError, NotFoundError
 
+from agents.engine.tools import BASE_TOOL_NAMES, MULTI_AGENT_TOOL_NAMES
 from memory.models import Block
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -142,11 +143,11 @@ def test_tools_models_and_recompile(api):
     send_message = tools[names.index("send_message")]
     assert api.sdk.tools.retrieve(send_message.id).name == "send_message"
     # the base tools; the ones that message other agents are opt-in, by name or by flag
-    assert [t.name for t in api.sdk.agents.tools.list(agent.id).items] == [n for n in names if "agent" not in n]
+    assert [t.name for t in api.sdk.agents.tools.list(agent.id).items] == BASE_TOOL_NAMES
     wait = "send_message_to_agent_and_wait_for_reply"
     assert wait in [t.name for t in api.sdk.agents.create(name="Ann", tools=[wait]).tools]
     flagged = api.sdk.agents.create(name="Bob", extra_body={"include_multi_agent_tools": True})
-    assert {t.name for t in flagged.tools} == set(names) - {"send_message_to_all_agents_in_group"}  # a supervisor's
+    assert {t.name for t in flagged.tools} == {*BASE_TOOL_NAMES, *MULTI_AGENT_TOOL_NAMES}
     assert [m.handle for m in api.sdk.models.list()] == ["openai/gpt-4o-mini"]
     assert api.sdk.models.embeddings.list()[0].handle == "local/all-MiniLM-L6-v2"
     system = api.sdk.agents.recompile(agent.id)

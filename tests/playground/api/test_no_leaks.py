@@ -88,7 +88,11 @@ def ids(api: Api, agent, folder, file, sent) -> dict[str, str]:
     [block] = [b for b in api.http.get(f"/v1/agents/{agent.id}/core-memory/blocks").json() if b["label"] == "human"]
     return {"agent_id": agent.id, "folder_id": folder.id, "file_id": file.id, "run_id": run_id, "step_id": step.id,
             "message_id": sent.json()["messages"][0]["id"], "block_id": block["id"], "block_label": "human",
-            "tool_id": api.sdk.tools.list(name="send_message").items[0].id}
+            "tool_id": api.sdk.tools.list(name="send_message").items[0].id,
+            "group_id": api.http.post("/v1/groups/", json={"agent_ids": [agent.id]}).json()["id"],
+            "scheduled_message_id": api.sdk.agents.schedule.create(
+                agent.id, schedule={"type": "recurring", "cron_expression": "@daily"},
+                messages=[{"role": "user", "content": "a reminder"}]).id}
 
 
 def every_get(api: Api, values: dict[str, str]) -> dict[str, str]:
