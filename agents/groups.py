@@ -25,6 +25,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from agents.engine.tools import BASE_TOOL_NAMES
+from agents.llm import LLMNotConfigured
 from agents.messaging import UNFINISHED, agent_id, reply_of
 from agents.models import Agent, Group, GroupMember, GroupTurn, Run, Tool
 from memory.models import Block, Message
@@ -192,7 +193,7 @@ def _next_speaker(run: Run) -> None:
                        for pk, name, text in said[last_own + 1:]], ensure_ascii=False)
     try:
         turn_enqueue(agent=speaker, trigger=Run.Trigger.GROUP_MESSAGE, group_turn_id=turn.pk, text=news)
-    except Exception as error:  # its model is not configured, what was said is too long for its window
+    except (LLMNotConfigured, ValueError) as error:  # no model configured; what was said is too long for its window
         logger.warning("group %s: %s could not take its turn", group.pk, speaker.name, exc_info=True)
         skipped = Run.objects.create(agent=speaker, trigger=Run.Trigger.GROUP_MESSAGE, group_turn=turn, input=news,
                                      status=Run.Status.FAILED, stop_reason=Run.StopReason.ERROR, finished_at=timezone.now(),

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from agents.engine.tools import ToolOutcome
+from agents.engine.tools import ToolOutcome, argument_of
 from agents.engine.types import Delivery, MessageRefused, Suspension
 from agents.errors import MessageTooLong
 from agents.llm import LLMNotConfigured
@@ -166,8 +166,6 @@ def wait_over(run: Run) -> bool:
 
 def reply_of(run: Run) -> str:
     """What an agent answered in a turn: what it said with send_message (or as plain text)."""
-    from agents.engine.tools import argument_of
-
     said = []
     for message in Message.objects.filter(run=run, kind=Message.Kind.ASSISTANT).order_by("id"):
         if not message.tool_calls:
