@@ -145,6 +145,8 @@ def group_send(*, group: Group, text: str) -> GroupTurn:
     if not text.strip():
         raise ValueError("the message is empty")
     members = group_members(group)
+    if not members:
+        raise ValueError("the group has no agents left: add some, or delete it")
     with transaction.atomic():
         turn = GroupTurn.objects.create(group=group, input=text)
         if group.kind == Group.Kind.ROUND_ROBIN:

@@ -168,3 +168,7 @@ def test_a_group_is_made_of_the_owners_agents(db):
     with pytest.raises(ValueError, match="max_turns is between 1 and 50"):
         group_create(owner=owner, kind="round_robin", members=[ann], max_turns=51)
     assert not Group.objects.exists()
+    group = group_create(owner=owner, kind="round_robin", members=[ann])
+    ann.delete()  # its membership goes with it; the group stays, empty
+    with pytest.raises(ValueError, match="no agents left"):
+        group_send(group=group, text="anyone?")
