@@ -26,7 +26,8 @@ from django.utils import timezone
 
 from agents.engine.tools import BASE_TOOL_NAMES
 from agents.llm import LLMNotConfigured
-from agents.messaging import UNFINISHED, agent_id, reply_of
+from agents.messaging import agent_id, reply_of
+from agents.models import RUN_UNFINISHED as UNFINISHED
 from agents.models import Agent, Group, GroupMember, GroupTurn, Run, Tool
 from memory.models import Block, Message
 

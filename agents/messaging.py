@@ -26,11 +26,11 @@ from agents.engine.tools import ToolOutcome, argument_of
 from agents.engine.types import Delivery, MessageRefused, Suspension
 from agents.errors import MessageTooLong
 from agents.llm import LLMNotConfigured
+from agents.models import RUN_UNFINISHED as UNFINISHED
 from agents.models import Agent, Group, Run
 from memory.models import Message
 
 WAIT_LOCK_CLASS = 0x4D57  # "MW": the first key of the advisory lock that serializes an owner's new waits
-UNFINISHED = (Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.WAITING)
 AGENT_ID = re.compile(r"^agent-(\d{1,18})$")
 COLLECTING_TOOLS = ("send_message_to_agents_matching_tags", "send_message_to_all_agents_in_group")  # every reply, listed
 
@@ -196,7 +196,8 @@ def _answer(child: Run | None, cancelled: bool) -> tuple[bool, dict]:
 def replies(run: Run, suspension: Suspension) -> dict[str, ToolOutcome]:
     """The results of a resumed run's waiting calls, by call id, from the turns they started. The
     turns still going on are awaited no more."""
-    children = {child.pk: child for child in Run.objects.filter(parent_run=run).select_related("agent")}
+    awaited = [pk for call in suspension.waiting for pk in call["runs"]]
+    children = Run.objects.select_related("agent").in_bulk(awaited)
     cancelled = run.stop_reason == Run.StopReason.CANCELLED
     results = {}
     for call in suspension.waiting:

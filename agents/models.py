@@ -196,6 +196,10 @@ class Run(models.Model):
         return f"run {self.pk} of {self.agent_id} ({self.status})"
 
 
+# a run someone is still to do something about: queued, under way, or waiting for other agents
+RUN_UNFINISHED = (Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.WAITING)
+
+
 class Step(models.Model):
     """One LLM call inside a run: the full prompt trace."""
 

@@ -26,7 +26,7 @@ from agents.llm import (
     model_name,
     model_window,
 )
-from agents.models import Agent, Run, Tool
+from agents.models import RUN_UNFINISHED, Agent, Run, Tool
 from agents.selectors import tools_usable_by
 from agents.storage import DjangoStore, block_view, tool_spec
 from agents.tools.calls import SandboxRunner
@@ -442,7 +442,7 @@ def runs_cancel(*, agent: Agent, run_ids: list[int] | None = None) -> dict[int, 
     turns a cancelled run waits for are cancelled too."""
     from agents.tasks import process_runs
 
-    runs = Run.objects.filter(agent=agent, status__in=messaging.UNFINISHED).order_by("id")
+    runs = Run.objects.filter(agent=agent, status__in=RUN_UNFINISHED).order_by("id")
     if run_ids is not None:
         runs = runs.filter(pk__in=run_ids)
     outcome = {}
@@ -460,7 +460,7 @@ def runs_cancel(*, agent: Agent, run_ids: list[int] | None = None) -> dict[int, 
         Run.objects.filter(pk=run.pk, status__in=[Run.Status.RUNNING, Run.Status.WAITING]).update(
             stop_reason=Run.StopReason.CANCELLED)
         outcome[run.pk] = "cancelling"
-        for child in Run.objects.filter(parent_run=run, awaited=True, status__in=messaging.UNFINISHED).select_related("agent"):
+        for child in Run.objects.filter(parent_run=run, awaited=True, status__in=RUN_UNFINISHED).select_related("agent"):
             runs_cancel(agent=child.agent, run_ids=[child.pk])
         if run.status == Run.Status.WAITING:  # its runner resumes it, to answer the waiting calls and stop
             transaction.on_commit(lambda: process_runs.delay(agent.pk), robust=True)
@@ -564,7 +564,7 @@ def runs_stranded(requeue_after: float):
     `requeue_after` seconds (through the partial index of unfinished runs), and the waiting runs whose
     wait is over (their time is up, or none of the runs they wait for is left unfinished)."""
     waiting_since = timezone.now() - timedelta(seconds=requeue_after)
-    awaited = Run.objects.filter(parent_run=OuterRef("pk"), awaited=True, status__in=messaging.UNFINISHED)
+    awaited = Run.objects.filter(parent_run=OuterRef("pk"), awaited=True, status__in=RUN_UNFINISHED)
     return (Run.objects.filter(status=Run.Status.RUNNING)
             | Run.objects.filter(status=Run.Status.QUEUED, created_at__lt=waiting_since)
             | Run.objects.filter(status=Run.Status.WAITING).filter(Q(waiting_until__lte=timezone.now()) | ~Exists(awaited)))

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 
-from agents.models import Agent, Group, Run, Step, Tool
+from agents.models import RUN_UNFINISHED, Agent, Group, Run, Step, Tool
 from agents.selectors import tools_usable_by
 from memory.models import Block, BlockAttachment, Document, Message, Passage, Source
 from memory.search import MessageScope, PassageScope
@@ -66,8 +66,7 @@ def runs_matching(owner, *, agents: list[Agent] | None = None, statuses: list[st
     if statuses:
         runs = runs.filter(status__in=statuses)
     if active is not None:
-        running = [Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.WAITING]
-        runs = runs.filter(status__in=running) if active else runs.exclude(status__in=running)
+        runs = runs.filter(status__in=RUN_UNFINISHED) if active else runs.exclude(status__in=RUN_UNFINISHED)
     if stop_reason:
         runs = runs.filter(stop_reason=stop_reason)
     return runs

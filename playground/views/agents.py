@@ -11,7 +11,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from django.views.decorators.http import require_GET, require_POST
 
 from agents.llm import LLMNotConfigured
-from agents.models import Run
+from agents.models import RUN_UNFINISHED, Run
 from agents.services import agent_create, agent_delete, agent_duplicate, exchange_undo, messages_reset, turn_enqueue
 from memory.models import Document, Message, Passage
 from playground.forms import AgentCreateForm, MessageForm, id_param
@@ -85,7 +85,7 @@ def agent_copy(request, agent_id: int):
 def agent_page(request, agent_id: int):
     agent = owned_agent(request, agent_id)
     history = list(Message.objects.filter(agent=agent).order_by("-id")[:HISTORY_PAGE])[::-1]
-    working = agent.runs.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.WAITING]).exists()
+    working = agent.runs.filter(status__in=RUN_UNFINISHED).exists()
     return render(request, "agents/detail.html", {
         **memory_context(agent), "turns": chat_turns(history, agent_id=agent.pk, oldest=len(history) < HISTORY_PAGE),
         "older": len(history) == HISTORY_PAGE and history[0].pk,

@@ -11,7 +11,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from agents.engine import events
 from agents.groups import group_create, group_delete, group_members, group_send, turn_runs
 from agents.llm import LLMNotConfigured
-from agents.models import Group, Run
+from agents.models import RUN_UNFINISHED, Group, Run
 from memory.models import Message
 from memory.services import block_create
 from playground.forms import GroupForm, MessageForm
@@ -77,8 +77,7 @@ def group_history(group: Group) -> list[dict]:
 @require_GET
 def group_page(request, group_id: int):
     group = owned_group(request, group_id)
-    working = Run.objects.filter(group_turn__group=group, status__in=[Run.Status.QUEUED, Run.Status.RUNNING,
-                                                                      Run.Status.WAITING]).exists()
+    working = Run.objects.filter(group_turn__group=group, status__in=RUN_UNFINISHED).exists()
     return render(request, "groups/detail.html", {"group": group, "members": group_members(group),
                                                   "history": group_history(group), "form": MessageForm(),
                                                   "working": working})

@@ -37,9 +37,14 @@ def _agents(request: Request, ids: list[str]) -> list[Agent]:
     return owned(Agent, request.user, from_ids("agent", ids))
 
 
+# Letta's manager_config fields -> group_create's and group_update's
+CONFIG_FIELDS = {"max_turns": "max_turns", "sleeptime_agent_frequency": "sleeptime_frequency",
+                 "sleeptime_quiet_seconds": "sleeptime_quiet_seconds"}
+
+
 def _manager_fields(request: Request, config: dict) -> dict:
-    fields = {"max_turns": config.get("max_turns"), "sleeptime_frequency": config.get("sleeptime_agent_frequency"),
-              "sleeptime_quiet_seconds": config.get("sleeptime_quiet_seconds")}
+    """The fields a manager_config gives, in our names (the manager agent as `manager`)."""
+    fields = {ours: config[theirs] for theirs, ours in CONFIG_FIELDS.items() if theirs in config}
     if config.get("manager_agent_id"):
         fields["manager"] = _agents(request, [config["manager_agent_id"]])[0]
     return fields
@@ -77,13 +82,7 @@ class GroupDetail(ApiView):
         config = data.get("manager_config") or {}
         if config.get("manager_type", group.kind) != group.kind:
             raise ValueError(f"a group keeps its manager type ({group.kind}); create another group for another one")
-        changes = {k: v for k, v in _manager_fields(request, config).items() if k in config or k == "manager"}
-        for name, given in (("max_turns", "max_turns"), ("sleeptime_frequency", "sleeptime_agent_frequency"),
-                            ("sleeptime_quiet_seconds", "sleeptime_quiet_seconds")):
-            if given in config:
-                changes[name] = config[given]
-            else:
-                changes.pop(name, None)
+        changes = _manager_fields(request, config)
         if "description" in data:
             changes["description"] = data["description"]
         members = _agents(request, data["agent_ids"]) if data.get("agent_ids") is not None else None
@@ -121,8 +120,9 @@ class GroupMessages(ApiView):
         group = _group(request, group_id)
         data = body(request, s.MessageSend)
         turn = group_send(group=group, text=data["text"])
-        timeout = max(wait_seconds(a) for a in [*group_members(group), *([group.manager] if group.manager else [])])
-        timeout *= max(group.max_turns or 1, len(group_members(group)))
+        members = group_members(group)
+        timeout = max(wait_seconds(a) for a in [*members, *([group.manager] if group.manager else [])])
+        timeout *= max(group.max_turns or 1, len(members))
         options = _options(data)
 
         async def answer():
