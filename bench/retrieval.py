@@ -1,6 +1,7 @@
 """Retrieval quality of recall and archival search: ours against BM25 alone and dense alone.
 
     .venv/bin/python bench/retrieval.py [--datasets conversation records manuals] [--queries N]
+    .venv/bin/python bench/retrieval.py --datasets records --scale 100000   # search time at 100,000 passages
 
 Three datasets made by bench/data/make_datasets.py (committed; nothing downloads): a long
 conversation in an agent's recall memory, support records with look-alike identifiers in its
@@ -17,6 +18,11 @@ R@k is the share of a query's evidence items with a row in the top k (an item is
 rows), MRR the mean of 1 / rank of the first gold row (0 if none in the top 50). The conversation's
 questions speak of days relative to its "now" ("last Tuesday"): its searches run with
 django.utils.timezone.now() at that moment.
+
+With --scale N, an archival dataset's memory is filled up to N passages with more records made
+the same way (other seeds), to measure search time where the target is set (100,000 passages);
+the quality numbers are then those of a harder task (many more look-alikes), not comparable with
+the default run's.
 
 Vectors of stored texts and of queries are cached under bench/data/.cache by the text's hash, so a
 second run skips most of the embedding; ours always embeds its query itself, inside the timing.
@@ -197,6 +203,34 @@ def store_messages(dataset: Dataset, agent, cached: CachedEmbedder) -> list[int]
     return [row.pk for row in rows]
 
 
+def filler(count: int) -> list[str]:
+    """`count` more support records, made as the dataset's are but with other seeds."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_datasets", DATA / "make_datasets.py")
+    make = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make)
+    texts: list[str] = []
+    seed = make.SEED + 100
+    while len(texts) < count:
+        texts += [t["text"] for t in make.records(random.Random(seed))["texts"]]
+        seed += 1
+    return texts[:count]
+
+
+def fill(agent, count: int, cached: CachedEmbedder) -> None:
+    """Pad the agent's archival memory with `count` filler passages."""
+    from memory.services import passages_insert_many
+
+    texts = filler(count)
+    with embedder_replaced(cached):
+        for start in range(0, len(texts), 5000):
+            passages_insert_many(owner_id=agent.owner_id, agent_id=agent.pk, embedding_model=agent.embedding_model,
+                                 passages=[{"text": text} for text in texts[start:start + 5000]])
+            print(f"  filled {min(start + 5000, count):,} of {count:,}", flush=True)
+    cached.save()
+
+
 def store_passages(dataset: Dataset, agent) -> list[int]:
     from memory.services import passages_insert_many
 
@@ -310,8 +344,9 @@ def search_dense(stored: Stored, queries: list[str], cached: CachedEmbedder) -> 
 # --- the run -------------------------------------------------------------------------------------
 
 
-def measure(dataset: Dataset, cached: CachedEmbedder) -> dict:
-    """Load one dataset into a new agent's memory, run the three searches, and delete it all."""
+def measure(dataset: Dataset, cached: CachedEmbedder, scale: int | None = None) -> dict:
+    """Load one dataset into a new agent's memory (filled up to `scale` passages), run the three
+    searches, and delete it all."""
     from django.contrib.auth import get_user_model
     from django.db import connection
 
@@ -323,6 +358,10 @@ def measure(dataset: Dataset, cached: CachedEmbedder) -> dict:
         agent = agent_create(owner=owner, name=f"retrieval {dataset.name}", persona="-", human="-",
                              embedding_model=cached.model)
         stored = store(dataset, agent, cached)
+        if scale and dataset.kind == "archival" and scale > len(stored.ids):
+            fill(agent, scale - len(stored.ids), cached)
+            stored.texts += filler(scale - len(stored.ids))
+            stored.ids += list(agent.passages.order_by("id").values_list("id", flat=True)[len(stored.ids):])
         questions = [query["query"] for query in dataset.queries]
         cached.embed(questions)  # dense alone's query vectors, before anything is timed
         cached.save()
@@ -364,6 +403,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
     parser.add_argument("--queries", type=int, default=None, help="a random sample of this many queries per dataset")
+    parser.add_argument("--scale", type=int, default=None, help="fill archival memory up to this many passages")
     args = parser.parse_args()
     setup_django()
 
@@ -379,7 +419,7 @@ def main() -> None:
         settings.MEDIA_ROOT = media
         for name in args.datasets:
             print(f"{name}: loading", flush=True)
-            gaps.append((name, report(measure(sample(load_dataset(name), args.queries), cached))))
+            gaps.append((name, report(measure(sample(load_dataset(name), args.queries), cached, args.scale))))
     print(f"\n{embedder.model}, {time.perf_counter() - started:.0f} s in all")
     for name, gap in gaps:
         print(f"{name}: ours R@10 minus the better of BM25 and dense = {gap:+.1f} points (target: +{TARGET:.0f})")

@@ -1,17 +1,21 @@
-"""Hybrid search over archival and recall memory: PostgreSQL full-text search and pgvector
-similarity, fused by reciprocal rank fusion (RRF).
+"""Hybrid search over archival and recall memory: BM25 over words, computed in PostgreSQL, and
+vector similarity (pgvector, or Milvus for archival memory when set), fused by score.
 
-Full-text search matches words (stemmed, so "games" finds "game"); each query word is its own
-alternative, so a long question still finds passages that share only its rare words. Vector
-search finds paraphrases. Each gives its best CANDIDATES; RRF scores a row 1/(60 + rank) in
-each list it is in.
+Words: a row matches if it has any of the query's words (stemmed, so "games" finds "game"; an
+identifier's parts, so "ORD-48213-K" finds its record). Each match is scored with BM25 (Okapi:
+term-frequency saturation K1, length normalisation B, IDF from the rows in scope), in one query over
+the full-text index. Vectors find paraphrases. Each gives its best CANDIDATES with scores; the
+fusion adds the word score divided by the best one's and the similarity scaled between the worst
+and best candidate's, weighted WORD_WEIGHT to 1 - WORD_WEIGHT. Days the query names ("last
+Tuesday", "on March 3": memory.when) add DATE_BOOST, times how sure the reading is, to the rows
+written on them. The weights were measured on bench/retrieval.py (docs/performance.md).
 
 A scope (PassageScope, MessageScope) says which rows a search or a list reaches: as a condition
 for the raw ranking queries below and as an ORM filter, written side by side.
 """
 
 import math
-import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import reduce
@@ -21,13 +25,18 @@ from typing import ClassVar, Sequence
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection, transaction
 from django.db.models import F, Lookup, Q
+from django.utils import timezone
 
+from memory import milvus
 from memory.embeddings import get_embedder
 from memory.models import Document, Message
 from memory.vectors import distance_sql, ensure_vector_indexes
+from memory.when import Span, days_named
 
 CANDIDATES = 100
-RRF_K = 60
+K1, B = 1.2, 0.75  # BM25's usual constants
+WORD_WEIGHT = 0.5  # of the fused score; the vectors have the rest
+DATE_BOOST = 0.5  # for a row written on a day the query names
 MODES = ("hybrid", "vector", "fts")
 # what users and other agents said, and what the agent answered
 CONVERSATION = (Message.Kind.USER_MESSAGE, Message.Kind.AGENT_MESSAGE, Message.Kind.GROUP_MESSAGE, Message.Kind.ASSISTANT)
@@ -139,7 +148,7 @@ class MessageScope(_Scope):
 @dataclass
 class Ranked:
     ids: list[int]  # this page's, best first
-    scores: dict[int, float]  # each one's RRF score
+    scores: dict[int, float]  # each one's fused score
     page: int
     pages: int
     total: int
@@ -149,53 +158,56 @@ class Ranked:
         return self.total == 0
 
 
-def fuse(*rankings: list[int]) -> list[tuple[int, float]]:
-    """Reciprocal rank fusion: (id, score), best first; ties go to the earlier list (full-text
-    first: an exact word match is the sharper signal)."""
-    scores: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, row_id in enumerate(ranking):
-            scores[row_id] = scores.get(row_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-    first_seen = {row_id: n for n, row_id in enumerate(dict.fromkeys(i for ranking in rankings for i in ranking))}
-    return [(row_id, scores[row_id]) for row_id in sorted(scores, key=lambda i: (-scores[i], first_seen[i]))]
+# (row id, score, created_at), best first
+Hits = list[tuple[int, float, datetime]]
 
 
-def _words(query: str) -> list[str]:
-    return [w for w in re.split(r"\s+", query.strip()) if re.search(r"\w", w)][:32]
-
-
-def _tsquery(words: list[str]) -> tuple[str, list[str]]:
-    """Any of the words: plainto_tsquery(w1) || plainto_tsquery(w2) ..."""
-    return " || ".join(["plainto_tsquery('english', %s)"] * len(words)), words
-
-
-def _fts_ids(table: str, scope_sql: str, scope_params: list, query: str) -> list[int]:
-    words = _words(query)
-    if not words:
-        return []
-    tsquery, params = _tsquery(words)
-    sql = (f"SELECT t.id FROM {table} t, (SELECT {tsquery} AS query) q "
-           f"WHERE {scope_sql} AND t.search_vector @@ q.query "
-           f"ORDER BY ts_rank_cd(t.search_vector, q.query) DESC, t.id DESC LIMIT {CANDIDATES}")
+def _word_hits(table: str, scope_sql: str, scope_params: list, query: str) -> Hits:
+    """BM25 over the rows in scope that have any of the query's words. A row's length is its
+    number of distinct words; a word's document frequency is counted among the matching rows,
+    which are exactly the rows in scope that have it."""
+    sql = f"""
+        WITH q AS (SELECT tsvector_to_array(to_tsvector('english', %s)) AS words),
+        qq AS (SELECT words, (SELECT string_agg(quote_literal(w), ' | ') FROM unnest(words) w)::tsquery AS query FROM q),
+        matching AS MATERIALIZED (
+            SELECT t.id, t.created_at, t.search_vector AS v FROM {table} t, qq WHERE {scope_sql} AND t.search_vector @@ qq.query),
+        rows_in_scope AS (SELECT count(*) AS n FROM {table} t WHERE {scope_sql}),
+        average AS (SELECT avg(length(v))::float AS length FROM matching),
+        tf AS (  -- each matching row's own counts of the query's words (setweight marks them, ts_filter keeps them)
+            SELECT m.id, u.lexeme AS word, cardinality(u.positions) AS tf, length(m.v) AS length
+            FROM matching m, qq, unnest(ts_filter(setweight(m.v, 'A', qq.words), '{{a}}')) u),
+        df AS (SELECT word, count(*) AS df FROM tf GROUP BY word),
+        scored AS (
+            SELECT tf.id, sum(ln(1 + (n - df + 0.5) / (df + 0.5)) * tf * {K1 + 1}
+                              / (tf + {K1} * (1 - {B} + {B} * tf.length / average.length))) AS score
+            FROM tf JOIN df USING (word), rows_in_scope, average GROUP BY tf.id ORDER BY score DESC, tf.id DESC
+            LIMIT {CANDIDATES})
+        SELECT s.id, s.score, m.created_at FROM scored s JOIN matching m USING (id) ORDER BY s.score DESC, s.id DESC"""
     with connection.cursor() as cursor:
-        cursor.execute(sql, params + scope_params)
-        return [row[0] for row in cursor.fetchall()]
+        cursor.execute(sql, [query, *scope_params, *scope_params])
+        return cursor.fetchall()
 
 
-def _vector_ids(table: str, scope_sql: str, scope_params: list, query: str, model: str) -> list[int]:
-    embedder = get_embedder(model)
-    vector = embedder.embed([query])[0]
-    dims = embedder.dimensions
+def _vector_hits(scope: "_Scope", scope_sql: str, scope_params: list, vector: list[float], model: str, dims: int,
+                 min_similarity: float) -> Hits:
+    table = scope.table
+    if table == PassageScope.table and milvus.enabled():
+        found = dict(milvus.nearest(scope=scope, model=model, vector=vector, limit=CANDIDATES,
+                                    min_similarity=min_similarity))
+        with connection.cursor() as cursor:  # ids the store still has but PostgreSQL no longer does are dropped
+            cursor.execute(f"SELECT id, created_at FROM {table} WHERE id = ANY(%s)", [list(found)])
+            created = dict(cursor.fetchall())
+        return [(i, similarity, created[i]) for i, similarity in found.items() if i in created]
     ensure_index(model, dims)
     # iterative scans keep an HNSW scan going until enough rows pass the scope filter (pgvector 0.8)
-    sql = (f"WITH nearest AS MATERIALIZED (SELECT t.id, {distance_sql(dims)} AS distance FROM {table} t "
+    sql = (f"WITH nearest AS MATERIALIZED (SELECT t.id, t.created_at, {distance_sql(dims)} AS distance FROM {table} t "
            f"WHERE t.embedding_model = %s AND {scope_sql} ORDER BY distance LIMIT {CANDIDATES}) "
-           f"SELECT id FROM nearest WHERE distance <= %s ORDER BY distance, id")
+           f"SELECT id, 1 - distance, created_at FROM nearest WHERE distance <= %s ORDER BY distance, id")
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
         cursor.execute("SET LOCAL hnsw.ef_search = 200")
-        cursor.execute(sql, [str(vector), model, *scope_params, 1 - embedder.min_similarity])
-        return [row[0] for row in cursor.fetchall()]
+        cursor.execute(sql, [str(vector), model, *scope_params, 1 - min_similarity])
+        return cursor.fetchall()
 
 
 _indexed: set[tuple[str, int]] = set()
@@ -207,18 +219,53 @@ def ensure_index(model: str, dims: int) -> None:
         _indexed.add((model, dims))
 
 
+# embeds the query while PostgreSQL ranks its words: the model's CPU time and the query's wait overlap
+_embedding = ThreadPoolExecutor(max_workers=2, thread_name_prefix="query-embedding")
+
+
+def fuse(words: Hits, vectors: list[Hits], days: Sequence[Span] = ()) -> list[tuple[int, float]]:
+    """(id, fused score), best first; ties go to the better word score. Each vector list (one per
+    embedding model) is scaled on its own, and a row takes its best."""
+    scores: dict[int, float] = {}
+    created: dict[int, datetime] = {}
+    if words:
+        best = words[0][1] or 1.0
+        for row_id, score, at in words:
+            scores[row_id] = WORD_WEIGHT * score / best
+            created[row_id] = at
+    nearness: dict[int, float] = {}
+    for hits in vectors:
+        if not hits:
+            continue
+        high, low = hits[0][1], hits[-1][1]
+        for row_id, similarity, at in hits:
+            scaled = (similarity - low) / (high - low) if high > low else 1.0
+            nearness[row_id] = max(nearness.get(row_id, 0.0), scaled)
+            created[row_id] = at
+    for row_id, near in nearness.items():
+        scores[row_id] = scores.get(row_id, 0.0) + (1 - WORD_WEIGHT) * near
+    if days:
+        for row_id, at in created.items():
+            day = timezone.localtime(at).date()
+            scores[row_id] += DATE_BOOST * max((s.weight for s in days if s.first <= day <= s.last), default=0.0)
+    word_rank = {row_id: n for n, (row_id, _, _) in enumerate(words)}
+    return sorted(scores.items(), key=lambda item: (-item[1], word_rank.get(item[0], len(word_rank))))
+
+
 def ranked_ids(*, scope: _Scope, query: str, models: Sequence[str], mode: str, page: int, page_size: int) -> Ranked:
-    """The rows of `scope` that match `query`: full text once, vectors once per embedding model
-    (rows embedded with several models, as across an owner's agents), fused."""
+    """The rows of `scope` that match `query`: words once, vectors once per embedding model (rows
+    embedded with several models, as across an owner's agents), fused; rows written on the days
+    the query names first."""
     if mode not in MODES:
         raise ValueError(f"search_mode must be one of {', '.join(MODES)}, not {mode!r}")
+    days = days_named(query, timezone.localtime())
     table, (scope_sql, scope_params) = scope.table, scope.sql()
-    rankings = []
-    if mode in ("hybrid", "fts"):
-        rankings.append(_fts_ids(table, scope_sql, scope_params, query))
-    if mode in ("hybrid", "vector"):
-        rankings += [_vector_ids(table, scope_sql, scope_params, query, model) for model in models]
-    return paged(fuse(*rankings), page, page_size)
+    embedders = [get_embedder(model) for model in models] if mode in ("hybrid", "vector") else []
+    embedding = [_embedding.submit(embedder.embed, [query]) for embedder in embedders]
+    words = _word_hits(table, scope_sql, scope_params, query) if mode in ("hybrid", "fts") else []
+    vectors = [_vector_hits(scope, scope_sql, scope_params, future.result()[0], embedder.model, embedder.dimensions,
+                            embedder.min_similarity) for embedder, future in zip(embedders, embedding)]
+    return paged(fuse(words, vectors, days), page, page_size)
 
 
 def paged(hits: list[tuple[int, float]], page: int, page_size: int) -> Ranked:

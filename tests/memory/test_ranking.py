@@ -1,0 +1,154 @@
+"""How search ranks: BM25 over words in PostgreSQL, the fusion by score, the days a query names."""
+
+import math
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from django.db import connection
+
+from memory.models import Message, Passage
+from memory.search import B, DATE_BOOST, K1, WORD_WEIGHT, MessageScope, PassageScope, _word_hits, fuse
+from memory.selectors import message_search, passage_search
+from memory.when import Span
+from tests.factories import make_agent, make_message, make_passage
+
+AT = datetime(2025, 6, 18, 12, tzinfo=timezone.utc)
+
+
+def words_ranked(scope, query: str) -> dict[int, float]:
+    sql, params = scope.sql()
+    return {row_id: score for row_id, score, _ in _word_hits(scope.table, sql, params, query)}
+
+
+def bm25_by_hand(scope, query: str) -> dict[int, float]:
+    """Okapi BM25 from each row's words as PostgreSQL parsed them, computed here in Python."""
+    sql, params = scope.sql()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tsvector_to_array(to_tsvector('english', %s))", [query])
+        words = cursor.fetchone()[0]
+        cursor.execute(f"SELECT t.id, (SELECT array_agg(ARRAY[u.lexeme, cardinality(u.positions)::text]) "
+                       f"FROM unnest(t.search_vector) u) FROM {scope.table} t WHERE {sql}", params)
+        rows = {row_id: {word: int(count) for word, count in pairs} for row_id, pairs in cursor.fetchall()}
+    matching = {row_id: counts for row_id, counts in rows.items() if set(counts) & set(words)}
+    average = sum(map(len, matching.values())) / len(matching)
+    scores = {}
+    for row_id, counts in matching.items():
+        score = 0.0
+        for word in set(words) & set(counts):
+            df = sum(word in other for other in matching.values())
+            idf = math.log(1 + (len(rows) - df + 0.5) / (df + 0.5))
+            tf = counts[word]
+            score += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * len(counts) / average))
+        scores[row_id] = score
+    return scores
+
+
+@pytest.mark.django_db
+def test_word_scores_are_okapi_bm25_over_the_rows_in_scope():
+    agent = make_agent()
+    texts = ["The pump hums when the pump is cold.", "A pump.", "The boiler and the pump share a valve.",
+             "Pressure valve E42 trips at 3 bar.", "Nothing about it here.",
+             "The pump, the pump, the pump: a long note about a pump and many other words besides these."]
+    for text in texts:
+        make_passage(agent, text)
+    make_passage(make_agent(owner=agent.owner), "pump valve pump valve")  # another agent's: not in scope
+    scope = PassageScope(agent_id=agent.pk)
+    for query in ["pump", "pump valve", "E42 valve trips", "what trips the pressure valve?"]:
+        ranked, expected = words_ranked(scope, query), bm25_by_hand(scope, query)
+        assert ranked.keys() == expected.keys() and all(ranked[i] == pytest.approx(expected[i]) for i in ranked), query
+        assert list(ranked) == sorted(ranked, key=lambda i: -ranked[i])
+
+
+@pytest.mark.django_db
+def test_bm25_weighs_rare_words_over_common_ones_short_rows_over_long_ones_and_saturates():
+    agent = make_agent()
+    rows = {text: make_passage(agent, text).pk for text in [
+        "invoice paid", "invoice sent", "invoice lost", "invoice disputed", "refund approved", "invoice and refund"]}
+    ranked = list(words_ranked(PassageScope(agent_id=agent.pk), "invoice refund"))
+    # both words first; then "refund", rarer than "invoice", before any row with "invoice" alone
+    assert ranked[:2] == [rows["invoice and refund"], rows["refund approved"]]
+
+    lengths = make_agent()
+    short = make_passage(lengths, "the boiler leaks").pk
+    long = make_passage(lengths, "the boiler leaks, said the plumber, who came on a wet and windy Monday morning").pk
+    scores = words_ranked(PassageScope(agent_id=lengths.pk), "leaks")
+    assert scores[short] > scores[long]
+
+    saturated = make_agent()
+    once, many = make_passage(saturated, "alpha beta gamma").pk, make_passage(saturated, "alpha " * 30 + "beta gamma").pk
+    scores = words_ranked(PassageScope(agent_id=saturated.pk), "alpha")
+    # (the same distinct words, so the same length): thirty times the word is worth less than K1 + 1 times once
+    assert scores[once] < scores[many] < (K1 + 1) * scores[once]
+
+
+@pytest.mark.django_db
+def test_an_identifier_is_found_exactly_among_look_alikes():
+    agent = make_agent()
+    ids = ["ORD-48213-K", "ORD-48213-J", "ORD-48218-K", "ORD-48213", "QRD-48213-K"]
+    rows = {i: make_passage(agent, f"Order {i} was shipped to the customer by courier.").pk for i in ids}
+    for wanted in ids:
+        assert next(iter(words_ranked(PassageScope(agent_id=agent.pk), f"where is order {wanted}?"))) == rows[wanted]
+
+
+def hits(*rows: tuple[int, float]) -> list[tuple[int, float, datetime]]:
+    return [(row_id, score, AT) for row_id, score in rows]
+
+
+def test_fusion_adds_the_word_score_over_the_best_and_the_similarity_scaled_over_the_candidates():
+    words = hits((1, 8.0), (2, 4.0))
+    vectors = [hits((3, 0.9), (2, 0.7), (4, 0.5))]
+    fused = dict(fuse(words, vectors))
+    assert fused == pytest.approx({
+        1: WORD_WEIGHT * 1.0,
+        2: WORD_WEIGHT * 0.5 + (1 - WORD_WEIGHT) * 0.5,
+        3: (1 - WORD_WEIGHT) * 1.0,
+        4: 0.0,
+    })
+    # of two embedding models, a row takes its better scaled similarity
+    assert dict(fuse([], [hits((5, 0.9), (6, 0.1)), hits((6, 0.8), (5, 0.2))])) == pytest.approx(
+        {5: 1 - WORD_WEIGHT, 6: 1 - WORD_WEIGHT})
+    # ties go to the better word score
+    assert [row_id for row_id, _ in fuse(hits((7, 2.0)), [hits((8, 0.9), (9, 0.5))])] == [7, 8, 9]
+
+
+def test_fusion_boosts_rows_written_on_the_days_the_query_names():
+    day = AT.date()
+    words = [(1, 4.0, AT - timedelta(days=3)), (2, 3.0, AT)]
+    fused = dict(fuse(words, [], [Span(day, day), Span(day - timedelta(days=7), day - timedelta(days=7), 0.5)]))
+    assert fused[2] == pytest.approx(WORD_WEIGHT * 0.75 + DATE_BOOST) and fused[1] == pytest.approx(WORD_WEIGHT)
+    week_before = [(3, 4.0, AT - timedelta(days=7))]
+    assert dict(fuse(week_before, [], [Span(day, day), Span(day - timedelta(days=7), day - timedelta(days=7), 0.5)])) \
+        == pytest.approx({3: WORD_WEIGHT + DATE_BOOST * 0.5})
+
+
+@pytest.mark.django_db
+def test_last_tuesday_finds_what_was_said_last_tuesday():
+    from django.utils import timezone as django_timezone
+
+    agent = make_agent()
+    now = django_timezone.now()
+    last_tuesday = now - timedelta(days=(now.weekday() - 1) % 7 or 7)
+    said = {}
+    for days_back in range(1, 15):
+        when = now - timedelta(days=days_back)
+        message = make_message(agent, text=f"We talked about the garden shed again; nothing settled ({days_back}).")
+        Message.objects.filter(pk=message.pk).update(created_at=when)
+        said[when.date()] = message.pk
+    messages, _ = message_search(scope=MessageScope(agent_id=agent.pk), query="What did we say about the garden shed last Tuesday?",
+                                 mode="fts")
+    assert messages[0].pk == said[last_tuesday.date()]
+    messages, _ = message_search(scope=MessageScope(agent_id=agent.pk), query="What did we say about the garden shed 3 days ago?",
+                                 mode="fts")
+    assert messages[0].pk == said[(now - timedelta(days=3)).date()]
+
+
+@pytest.mark.django_db
+def test_an_owners_search_across_agents_is_scored_and_paged_the_same_way():
+    agent = make_agent()
+    for n in range(12):
+        make_passage(agent, f"Ticket {n}: the printer on floor {n} jams.")
+    passages, ranked = passage_search(scope=PassageScope(owner_id=agent.owner_id), query="printer floor 7", mode="fts",
+                                      page_size=5)
+    assert passages[0].text == "Ticket 7: the printer on floor 7 jams."
+    assert (ranked.total, ranked.pages, len(passages)) == (12, 3, 5)
+    assert Passage.objects.filter(owner_id=agent.owner_id).count() == 12
