@@ -227,8 +227,8 @@ def fill(agent, count: int, cached: CachedEmbedder) -> None:
         for start in range(0, len(texts), 5000):
             passages_insert_many(owner_id=agent.owner_id, agent_id=agent.pk, embedding_model=agent.embedding_model,
                                  passages=[{"text": text} for text in texts[start:start + 5000]])
+            cached.save()  # a long first run keeps what it embedded if it is stopped
             print(f"  filled {min(start + 5000, count):,} of {count:,}", flush=True)
-    cached.save()
 
 
 def store_passages(dataset: Dataset, agent) -> list[int]:

@@ -167,8 +167,9 @@ def _word_hits(table: str, scope_sql: str, scope_params: list, query: str) -> Hi
     number of distinct words; a word's document frequency is counted among the matching rows,
     which are exactly the rows in scope that have it."""
     sql = f"""
-        WITH q AS (SELECT tsvector_to_array(to_tsvector('english', %s)) AS words),
-        qq AS (SELECT words, (SELECT string_agg(quote_literal(w), ' | ') FROM unnest(words) w)::tsquery AS query FROM q),
+        WITH qq AS (  -- the query's words, and any of them as a tsquery (PostgreSQL writes it: no quoting of ours)
+            SELECT tsvector_to_array(to_tsvector('english', %s)) AS words,
+                   replace(plainto_tsquery('english', %s)::text, ' & ', ' | ')::tsquery AS query),
         matching AS MATERIALIZED (
             SELECT t.id, t.created_at, t.search_vector AS v FROM {table} t, qq WHERE {scope_sql} AND t.search_vector @@ qq.query),
         rows_in_scope AS (SELECT count(*) AS n FROM {table} t WHERE {scope_sql}),
@@ -184,7 +185,7 @@ def _word_hits(table: str, scope_sql: str, scope_params: list, query: str) -> Hi
             LIMIT {CANDIDATES})
         SELECT s.id, s.score, m.created_at FROM scored s JOIN matching m USING (id) ORDER BY s.score DESC, s.id DESC"""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [query, *scope_params, *scope_params])
+        cursor.execute(sql, [query, query, *scope_params, *scope_params])
         return cursor.fetchall()
 
 

@@ -152,3 +152,17 @@ def test_an_owners_search_across_agents_is_scored_and_paged_the_same_way():
     assert passages[0].text == "Ticket 7: the printer on floor 7 jams."
     assert (ranked.total, ranked.pages, len(passages)) == (12, 3, 5)
     assert Passage.objects.filter(owner_id=agent.owner_id).count() == 12
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query, found", [
+    ("it's O'Reilly's", True), (r"C:\temp\new", True), ("naïve café 東京", True), ("a & b | !c <-> d:*", True),
+    ("'; DROP TABLE memory_passage; --", False), ("the of and", False), ("😀", False), ("x" * 3000, False)])
+def test_any_query_text_is_only_words_to_search(query, found):
+    agent = make_agent()
+    make_passage(agent, "O'Reilly wrote about the naïve café in 東京 and C:\\temp\\new.")
+    ranked = words_ranked(PassageScope(agent_id=agent.pk), query)
+    assert bool(ranked) == found
+    if found:
+        assert ranked == pytest.approx(bm25_by_hand(PassageScope(agent_id=agent.pk), query))
+    assert Passage.objects.filter(agent=agent).count() == 1
