@@ -148,7 +148,7 @@ class Message(models.Model):
             models.Index(fields=["agent", "id"]),
             models.Index(fields=["agent", "in_context", "id"], name="message_in_context"),
             models.Index(fields=["agent", "created_at"]),
-            GinIndex(fields=["search_vector"], name="message_search_vector"),
+            GinIndex(fields=["search_vector"], name="message_search_vector", fastupdate=False),
         ]
 
     def __str__(self) -> str:
@@ -230,7 +230,7 @@ class Passage(models.Model):
         indexes = [
             models.Index(fields=["agent", "id"]),
             models.Index(fields=["document", "id"]),
-            GinIndex(fields=["search_vector"], name="passage_search_vector"),
+            GinIndex(fields=["search_vector"], name="passage_search_vector", fastupdate=False),
         ]
         constraints = [
             models.CheckConstraint(
@@ -241,3 +241,33 @@ class Passage(models.Model):
 
     def __str__(self) -> str:
         return self.text[:60]
+
+
+class WordStats(models.Model):
+    """How many of an owner's passages (or conversation messages) there are, and how many words they
+    hold, as counted at `counted_at`: BM25's statistics for search over a large memory
+    (memory/word_stats.py)."""
+
+    class Table(models.TextChoices):
+        PASSAGE = "memory_passage"
+        MESSAGE = "memory_message"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    table = models.CharField(max_length=20, choices=Table.choices)
+    rows = models.PositiveIntegerField()
+    words = models.BigIntegerField()  # distinct words per row, added up
+    counted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "table"], name="one_word_stats_per_owner_and_table")]
+
+
+class WordCount(models.Model):
+    """In how many of those rows a word (a lexeme, as PostgreSQL's english parser made it) occurs."""
+
+    stats = models.ForeignKey(WordStats, on_delete=models.CASCADE, related_name="counts")
+    word = models.TextField()
+    rows = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["stats", "word"], name="one_count_per_word")]

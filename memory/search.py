@@ -1,12 +1,13 @@
 """Hybrid search over archival and recall memory: BM25 over words, computed in PostgreSQL, and
 vector similarity (pgvector, or Milvus for archival memory when set), fused by score.
 
-Words: a row matches if it has any of the query's words (stemmed, so "games" finds "game"; an
-identifier's parts, so "ORD-48213-K" finds its record). Each match is scored with BM25 (Okapi:
-term-frequency saturation K1, length normalisation B, IDF from the rows in scope), in one query over
-the full-text index. Vectors find paraphrases. Each gives its best CANDIDATES with scores; the
-fusion adds the word score divided by the best one's and the similarity scaled between the worst
-and best candidate's, weighted WORD_WEIGHT to 1 - WORD_WEIGHT. Days the query names ("last
+Words: a row matches if it has any of the query's words (stemmed, so "games" finds "game"), a word
+with all its parts (so "ORD-48213-K" finds its record and not "ORD-48213-J"). Matches are scored
+with Okapi BM25 (term-frequency saturation K1, length normalisation B, IDF), its statistics counted
+at query time over the rows in scope, or read from counts made ahead once an owner's memory is
+large (memory/word_stats.py). Vectors find paraphrases. Each gives its best CANDIDATES with scores;
+the fusion adds the word score divided by the best one's and the similarity scaled between the
+worst and best candidate's, weighted WORD_WEIGHT to 1 - WORD_WEIGHT. Days the query names ("last
 Tuesday", "on March 3": memory.when) add DATE_BOOST, times how sure the reading is, to the rows
 written on them. The weights were measured on bench/retrieval.py (docs/performance.md).
 
@@ -15,6 +16,7 @@ for the raw ranking queries below and as an ORM filter, written side by side.
 """
 
 import math
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,11 +25,12 @@ from operator import and_
 from typing import ClassVar, Sequence
 
 from django.contrib.postgres.expressions import ArraySubquery
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Lookup, Q
 from django.utils import timezone
 
-from memory import milvus
+from memory import milvus, word_stats
 from memory.embeddings import get_embedder
 from memory.models import Document, Message
 from memory.vectors import distance_sql, ensure_vector_indexes
@@ -162,36 +165,120 @@ class Ranked:
 Hits = list[tuple[int, float, datetime]]
 
 
-def _word_hits(table: str, scope_sql: str, scope_params: list, query: str) -> Hits:
-    """BM25 over the rows in scope that have any of the query's words. A row's length is its
-    number of distinct words; a word's document frequency is counted among the matching rows,
-    which are exactly the rows in scope that have it."""
-    sql = f"""
-        WITH qq AS (  -- the query's words, and any of them as a tsquery (PostgreSQL writes it: no quoting of ours)
-            SELECT tsvector_to_array(to_tsvector('english', %s)) AS words,
-                   replace(plainto_tsquery('english', %s)::text, ' & ', ' | ')::tsquery AS query),
-        matching AS MATERIALIZED (
-            SELECT t.id, t.created_at, t.search_vector AS v FROM {table} t, qq WHERE {scope_sql} AND t.search_vector @@ qq.query),
-        rows_in_scope AS (SELECT count(*) AS n FROM {table} t WHERE {scope_sql}),
-        average AS (SELECT avg(length(v))::float AS length FROM matching),
+def _word_hits(scope: "_Scope", query: str) -> Hits:
+    """BM25 over the rows in scope that have any of the query's words: counted here while the
+    owner's rows are few, from the counts made ahead once they are many (memory/word_stats.py)."""
+    scope_sql, scope_params = scope.sql()
+    owner_id, stats = _word_stats(scope)
+    if stats is not None and stats[1] >= settings.SEARCH_COUNTED_STATS_ROWS:
+        stats_id, rows, words, stale = stats
+        if stale:
+            word_stats.recount_soon(owner_id=owner_id, table=scope.table)
+        return _counted_word_hits(scope.table, scope_sql, scope_params, query, stats_id, rows, words / max(rows, 1))
+    hits, rows_in_scope = _exact_word_hits(scope.table, scope_sql, scope_params, query)
+    if rows_in_scope >= settings.SEARCH_COUNTED_STATS_ROWS:
+        word_stats.recount_soon(owner_id=owner_id, table=scope.table)
+    return hits
+
+
+def _word_stats(scope: "_Scope") -> tuple[int, tuple | None]:
+    """The scope's owner, and the id, rows, words and staleness of their counts (None: never counted)."""
+    owner = "%s" if scope.owner_id is not None else "(SELECT owner_id FROM agents_agent WHERE id = %s)"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT o.owner_id, s.id, s.rows, s.words, s.counted_at < now() - make_interval(secs => %s) "
+            f"FROM (SELECT {owner} AS owner_id) o "
+            f'LEFT JOIN memory_wordstats s ON s.owner_id = o.owner_id AND s."table" = %s',
+            [settings.SEARCH_STATS_MAX_AGE_SECONDS, scope.owner_id or scope.agent_id, scope.table])
+        owner_id, *stats = cursor.fetchone()
+    return owner_id, (tuple(stats) if stats[0] is not None else None)
+
+
+# Both word queries below give `matching` rows, each query word's `df`, `rows_in_scope` and the
+# `average` length (a row's length: its number of distinct words); this part scores the matching rows.
+_BM25 = f"""
         tf AS (  -- each matching row's own counts of the query's words (setweight marks them, ts_filter keeps them)
             SELECT m.id, u.lexeme AS word, cardinality(u.positions) AS tf, length(m.v) AS length
             FROM matching m, qq, unnest(ts_filter(setweight(m.v, 'A', qq.words), '{{a}}')) u),
-        df AS (SELECT word, count(*) AS df FROM tf GROUP BY word),
         scored AS (
-            SELECT tf.id, sum(ln(1 + (n - df + 0.5) / (df + 0.5)) * tf * {K1 + 1}
+            SELECT tf.id, sum(ln(1 + (n - least(df, n) + 0.5) / (least(df, n) + 0.5)) * tf * {K1 + 1}
                               / (tf + {K1} * (1 - {B} + {B} * tf.length / average.length))) AS score
             FROM tf JOIN df USING (word), rows_in_scope, average GROUP BY tf.id ORDER BY score DESC, tf.id DESC
             LIMIT {CANDIDATES})
-        SELECT s.id, s.score, m.created_at FROM scored s JOIN matching m USING (id) ORDER BY s.score DESC, s.id DESC"""
+        SELECT s.id, s.score, m.created_at, rows_in_scope.n FROM scored s JOIN matching m USING (id), rows_in_scope
+        ORDER BY s.score DESC, s.id DESC"""
+
+
+def _exact_word_hits(table: str, scope_sql: str, scope_params: list, query: str) -> tuple[Hits, int]:
+    """BM25 with the statistics of the rows in scope, counted now: a word's document frequency
+    among the matching rows, their average length. Also how many rows are in scope (0 if none
+    matched)."""
+    words = _words(query)
+    if not words:
+        return [], 0
+    sql = f"""
+        WITH qq AS (SELECT tsvector_to_array(to_tsvector('english', %s)) AS words, {_any_of(words)} AS query),
+        matching AS MATERIALIZED (
+            SELECT t.id, t.created_at, t.search_vector AS v FROM {table} t, qq WHERE {scope_sql} AND t.search_vector @@ qq.query),
+        rows_in_scope AS (SELECT count(*)::float AS n FROM {table} t WHERE {scope_sql}),
+        average AS (SELECT avg(length(v))::float AS length FROM matching),
+        df AS (
+            SELECT u.lexeme AS word, count(*) AS df
+            FROM matching m, qq, unnest(ts_filter(setweight(m.v, 'A', qq.words), '{{a}}')) u GROUP BY u.lexeme),{_BM25}"""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [query, query, *scope_params, *scope_params])
-        return cursor.fetchall()
+        cursor.execute(sql, [query, *words, *scope_params, *scope_params])
+        rows = cursor.fetchall()
+    return [row[:3] for row in rows], (int(rows[0][3]) if rows else 0)
 
 
-def _vector_hits(scope: "_Scope", scope_sql: str, scope_params: list, vector: list[float], model: str, dims: int,
-                 min_similarity: float) -> Hits:
-    table = scope.table
+def _counted_word_hits(table: str, scope_sql: str, scope_params: list, query: str, stats_id: int, rows: int,
+                       average: float) -> Hits:
+    """BM25 with the owner's counts made ahead, over the rows in scope that match the query's rarer
+    words (a word's rarity: its rarest part's): the rarest, and the next ones while the rows that
+    hold them add up to no more than CANDIDATE_BUDGET."""
+    words = _words(query)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT q.n, w, coalesce(c.rows, 1) FROM unnest(%s::text[]) WITH ORDINALITY AS q (word, n) "
+                       "CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector('english', q.word))) w "
+                       "LEFT JOIN memory_wordcount c ON c.stats_id = %s AND c.word = w", [words, stats_id])
+        parts: dict[int, list[tuple[str, int]]] = {}
+        for n, lexeme, df in cursor.fetchall():  # a word met since the count is taken as rare (in one row)
+            parts.setdefault(n, []).append((lexeme, df))
+        if not parts:
+            return []
+        rarity = sorted(parts, key=lambda n: (min(df for _, df in parts[n]), n))
+        probed, budget = [], word_stats.CANDIDATE_BUDGET
+        for n in rarity:
+            rows_holding = min(df for _, df in parts[n])
+            if probed and rows_holding > budget:
+                break
+            probed.append(words[n - 1])
+            budget -= rows_holding
+        counts = dict(pair for pairs in parts.values() for pair in pairs)
+        cursor.execute(f"""
+            WITH qq AS (SELECT %s::text[] AS words),
+            df AS (SELECT * FROM unnest(%s::text[], %s::int[]) AS d (word, df)),
+            matching AS MATERIALIZED (
+                SELECT t.id, t.created_at, t.search_vector AS v FROM {table} t
+                WHERE {scope_sql} AND t.search_vector @@ {_any_of(probed)} LIMIT {word_stats.CANDIDATE_CAP}),
+            rows_in_scope AS (SELECT %s::float AS n),
+            average AS (SELECT %s::float AS length),{_BM25}""",
+            [list(counts), list(counts), list(counts.values()), *scope_params, *probed, rows, average])
+        return [row[:3] for row in cursor.fetchall()]
+
+
+def _words(query: str) -> list[str]:
+    return [w for w in re.split(r"\s+", query.strip()) if re.search(r"\w", w)][:32]
+
+
+def _any_of(words: list[str]) -> str:
+    """A tsquery of any of the words, each with all its parts ("ORD-48213-K": ord, -48213 and k),
+    PostgreSQL's own parsing and quoting: plainto_tsquery(w1) || plainto_tsquery(w2) ..."""
+    return "(" + " || ".join(["plainto_tsquery('english', %s)"] * len(words)) + ")"
+
+
+def _vector_hits(scope: "_Scope", vector: list[float], model: str, dims: int, min_similarity: float) -> Hits:
+    table, (scope_sql, scope_params) = scope.table, scope.sql()
     if table == PassageScope.table and milvus.enabled():
         found = dict(milvus.nearest(scope=scope, model=model, vector=vector, limit=CANDIDATES,
                                     min_similarity=min_similarity))
@@ -260,12 +347,11 @@ def ranked_ids(*, scope: _Scope, query: str, models: Sequence[str], mode: str, p
     if mode not in MODES:
         raise ValueError(f"search_mode must be one of {', '.join(MODES)}, not {mode!r}")
     days = days_named(query, timezone.localtime())
-    table, (scope_sql, scope_params) = scope.table, scope.sql()
     embedders = [get_embedder(model) for model in models] if mode in ("hybrid", "vector") else []
     embedding = [_embedding.submit(embedder.embed, [query]) for embedder in embedders]
-    words = _word_hits(table, scope_sql, scope_params, query) if mode in ("hybrid", "fts") else []
-    vectors = [_vector_hits(scope, scope_sql, scope_params, future.result()[0], embedder.model, embedder.dimensions,
-                            embedder.min_similarity) for embedder, future in zip(embedders, embedding)]
+    words = _word_hits(scope, query) if mode in ("hybrid", "fts") else []
+    vectors = [_vector_hits(scope, future.result()[0], embedder.model, embedder.dimensions, embedder.min_similarity)
+               for embedder, future in zip(embedders, embedding)]
     return paged(fuse(words, vectors, days), page, page_size)
 
 

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from memory import embedding_queue
+from memory import embedding_queue, word_stats
 from memory.ingestion import document_ingest
 from memory.openai_api import ProviderError
 from memory.services import messages_embed
@@ -20,3 +20,9 @@ def ingest_document(self, document_id: int) -> None:
         document_ingest(document_id=document_id, raise_retryable=self.request.retries < self.max_retries)
     except ProviderError as error:
         raise self.retry(exc=error, countdown=5 * 2 ** self.request.retries)
+
+
+@shared_task(name="memory.count_words", ignore_result=True)
+def count_words(owner_id: int, table: str) -> None:
+    """Recount BM25's statistics of an owner's passages or conversation (memory/word_stats.py)."""
+    word_stats.recount(owner_id=owner_id, table=table)

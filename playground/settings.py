@@ -180,6 +180,10 @@ EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "local/all-MiniLM-L6-v2")
 # new messages are embedded together, at most this long after they are stored
 EMBED_BATCH_SECONDS = env_float("EMBED_BATCH_SECONDS", 1.0, minimum=0.0, maximum=60.0)
 EMBEDDING_BASE_URL = env_url("EMBEDDING_BASE_URL", schemes=("http", "https"))
+# from this many passages (or conversation messages) of an owner on, search's BM25 reads word counts
+# made ahead, recounted when older than the age below (memory/word_stats.py)
+SEARCH_COUNTED_STATS_ROWS = env_int("SEARCH_COUNTED_STATS_ROWS", 20_000, minimum=1)
+SEARCH_STATS_MAX_AGE_SECONDS = env_int("SEARCH_STATS_MAX_AGE_SECONDS", 600, minimum=1)
 
 # --- agent defaults -------------------------------------------------------------------------
 

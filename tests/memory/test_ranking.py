@@ -1,12 +1,14 @@
 """How search ranks: BM25 over words in PostgreSQL, the fusion by score, the days a query names."""
 
 import math
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from django.db import connection
 
-from memory.models import Message, Passage
+from memory import word_stats
+from memory.models import Message, Passage, WordStats
 from memory.search import B, DATE_BOOST, K1, WORD_WEIGHT, MessageScope, PassageScope, _word_hits, fuse
 from memory.selectors import message_search, passage_search
 from memory.when import Span
@@ -16,31 +18,44 @@ AT = datetime(2025, 6, 18, 12, tzinfo=timezone.utc)
 
 
 def words_ranked(scope, query: str) -> dict[int, float]:
-    sql, params = scope.sql()
-    return {row_id: score for row_id, score, _ in _word_hits(scope.table, sql, params, query)}
+    return {row_id: score for row_id, score, _ in _word_hits(scope, query)}
 
 
-def bm25_by_hand(scope, query: str) -> dict[int, float]:
-    """Okapi BM25 from each row's words as PostgreSQL parsed them, computed here in Python."""
-    sql, params = scope.sql()
+def bm25_by_hand(scope, query: str, statistics=None) -> dict[int, float]:
+    """Okapi BM25 from each row's words as PostgreSQL parsed them, computed here in Python. A row
+    matches if it holds every part of one of the query's words. Document frequencies are counted
+    among the matching rows, or with `statistics` (the scope whose counts were made ahead) among
+    all of its rows."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT tsvector_to_array(to_tsvector('english', %s))", [query])
-        words = cursor.fetchone()[0]
-        cursor.execute(f"SELECT t.id, (SELECT array_agg(ARRAY[u.lexeme, cardinality(u.positions)::text]) "
-                       f"FROM unnest(t.search_vector) u) FROM {scope.table} t WHERE {sql}", params)
-        rows = {row_id: {word: int(count) for word, count in pairs} for row_id, pairs in cursor.fetchall()}
-    matching = {row_id: counts for row_id, counts in rows.items() if set(counts) & set(words)}
-    average = sum(map(len, matching.values())) / len(matching)
+        words = []
+        for word in query.split()[:32]:
+            cursor.execute("SELECT tsvector_to_array(to_tsvector('english', %s))", [word])
+            words.append(set(cursor.fetchone()[0]))
+    rows = _rows_of(scope)
+    lexemes = set().union(*words)
+    matching = {row_id: counts for row_id, counts in rows.items() if any(w and w <= set(counts) for w in words)}
+    every = matching if statistics is None else _rows_of(statistics)
+    n = len(rows) if statistics is None else len(every)
+    average = sum(map(len, every.values())) / len(every)
     scores = {}
     for row_id, counts in matching.items():
         score = 0.0
-        for word in set(words) & set(counts):
-            df = sum(word in other for other in matching.values())
-            idf = math.log(1 + (len(rows) - df + 0.5) / (df + 0.5))
+        for word in lexemes & set(counts):
+            df = sum(word in other for other in every.values())
+            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
             tf = counts[word]
             score += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * len(counts) / average))
         scores[row_id] = score
     return scores
+
+
+def _rows_of(scope) -> dict[int, dict[str, int]]:
+    """Each row's words, with how often each occurs."""
+    sql, params = scope.sql()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT t.id, (SELECT array_agg(ARRAY[u.lexeme, cardinality(u.positions)::text]) "
+                       f"FROM unnest(t.search_vector) u) FROM {scope.table} t WHERE {sql}", params)
+        return {row_id: {word: int(count) for word, count in pairs or []} for row_id, pairs in cursor.fetchall()}
 
 
 @pytest.mark.django_db
@@ -166,3 +181,92 @@ def test_any_query_text_is_only_words_to_search(query, found):
     if found:
         assert ranked == pytest.approx(bm25_by_hand(PassageScope(agent_id=agent.pk), query))
     assert Passage.objects.filter(agent=agent).count() == 1
+
+
+# --- large memories: word counts made ahead ------------------------------------------------------
+
+
+@pytest.fixture
+def counted(settings):
+    """Every owner's memory counts as large: search reads word counts made ahead."""
+    settings.SEARCH_COUNTED_STATS_ROWS = 1
+
+
+@pytest.mark.django_db
+def test_a_large_memory_is_scored_with_the_owners_counts_made_ahead(counted):
+    agent = make_agent()
+    other = make_agent(owner=agent.owner)
+    for text in ["The pump hums when the pump is cold.", "A pump.", "The boiler and the pump share a valve.",
+                 "Pressure valve E42 trips at 3 bar.", "Nothing about it here."]:
+        make_passage(agent, text)
+    make_passage(other, "pump valve pump valve, said the other agent")
+    scope, owners = PassageScope(agent_id=agent.pk), PassageScope(owner_id=agent.owner_id)
+    word_stats.recount(owner_id=agent.owner_id, table="memory_passage")
+    stats = WordStats.objects.get(owner=agent.owner, table="memory_passage")
+    assert (stats.rows, dict(stats.counts.filter(word__in=["pump", "valv"]).values_list("word", "rows"))) == (
+        6, {"pump": 4, "valv": 3})
+    for query in ["pump", "pump valve", "what trips the pressure valve?"]:
+        ranked, expected = words_ranked(scope, query), bm25_by_hand(scope, query, statistics=owners)
+        assert ranked.keys() == expected.keys() and all(ranked[i] == pytest.approx(expected[i]) for i in ranked), query
+
+    # a word first written after the count is taken as rare, and found
+    new = make_passage(agent, "The flange gasket was replaced.").pk
+    assert list(words_ranked(scope, "flange")) == [new]
+    # conversation is counted apart, per owner too
+    said = make_message(agent, text="The pump again!").pk
+    word_stats.recount(owner_id=agent.owner_id, table="memory_message")
+    assert list(words_ranked(MessageScope(agent_id=agent.pk), "pump")) == [said]
+
+
+@pytest.mark.django_db
+def test_only_rows_holding_the_rarer_words_are_scored_in_a_large_memory(counted, monkeypatch):
+    agent = make_agent()
+    common = [make_passage(agent, f"Order {n} shipped.").pk for n in range(8)]
+    rare = make_passage(agent, "Order 99 shipped with a dented lid.").pk
+    word_stats.recount(owner_id=agent.owner_id, table="memory_passage")
+    monkeypatch.setattr(word_stats, "CANDIDATE_BUDGET", 3)
+    # "dent" and "lid" (one row each) make up the budget; "order" and "ship" (nine rows) are not probed
+    assert list(words_ranked(PassageScope(agent_id=agent.pk), "dented lid order shipped")) == [rare]
+    monkeypatch.setattr(word_stats, "CANDIDATE_BUDGET", 100)
+    assert set(words_ranked(PassageScope(agent_id=agent.pk), "dented lid order shipped")) == {rare, *common}
+    # the rarest word is always probed, however many rows hold it
+    monkeypatch.setattr(word_stats, "CANDIDATE_BUDGET", 1)
+    assert set(words_ranked(PassageScope(agent_id=agent.pk), "order")) == {rare, *common}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_counts_are_made_when_a_memory_grows_large_and_made_again_when_old(celery_worker, settings):
+    settings.SEARCH_COUNTED_STATS_ROWS = 3
+    agent = make_agent()
+    for n in range(2):
+        make_passage(agent, f"Invoice {n} paid.")
+    words_ranked(PassageScope(agent_id=agent.pk), "invoice")
+    time.sleep(0.5)
+    assert not WordStats.objects.filter(owner=agent.owner).exists()  # small: counted at query time
+    make_passage(agent, "Invoice 3 paid.")
+    words_ranked(PassageScope(agent_id=agent.pk), "invoice")
+    stats = wait_for(lambda: WordStats.objects.filter(owner=agent.owner, table="memory_passage").first())
+    assert stats.rows == 3
+
+    make_passage(agent, "Invoice 4 disputed.")
+    WordStats.objects.filter(pk=stats.pk).update(counted_at=stats.counted_at - timedelta(hours=1))
+    _redis_forget(agent.owner_id)
+    words_ranked(PassageScope(agent_id=agent.pk), "invoice")
+    assert wait_for(lambda: WordStats.objects.get(pk=stats.pk).rows == 4)
+
+
+def _redis_forget(owner_id: int) -> None:
+    """Forget that a recount was queued in the last minute."""
+    from django.conf import settings
+
+    word_stats._redis(settings.REDIS_URL).delete(
+        f"{settings.CELERY_TASK_DEFAULT_QUEUE}:word-stats:memory_passage:{owner_id}")
+
+
+def wait_for(check, seconds: float = 10.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.05)
+    raise AssertionError("not within time")
