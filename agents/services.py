@@ -31,6 +31,7 @@ from agents.selectors import tools_usable_by
 from agents.storage import DjangoStore, block_view, tool_spec
 from agents.tools.calls import SandboxRunner
 from agents.tools.schema import tool_parse, tool_schema
+from memory import milvus
 from memory.errors import BlockLabelTaken, BlockReadOnly, BlockTextNotFound
 from memory.models import Block, BlockAttachment, BlockRevision, Message
 from memory.services import block_create, block_write, source_attach
@@ -352,8 +353,10 @@ def agent_delete(*, agent: Agent) -> None:
     blocks = list(Block.objects.filter(blockattachment__agent=agent))
     waiting = set(Run.objects.filter(children__agent=agent, children__awaited=True, status=Run.Status.WAITING)
                   .values_list("agent_id", flat=True))
+    deleted = agent.pk
     agent.delete()
-    for agent_id in waiting - {agent.pk}:
+    milvus.passages_delete_later(agent_id=deleted)  # its own passages went with it (documents' stay)
+    for agent_id in waiting - {deleted}:
         transaction.on_commit(lambda agent_id=agent_id: process_runs.delay(agent_id), robust=True)
     # blocks no other agent uses go with it
     Block.objects.filter(pk__in=[b.pk for b in blocks]).exclude(pk__in=BlockAttachment.objects.values("block")).delete()

@@ -1,6 +1,8 @@
-"""Vector search latency with the HNSW index against an exact scan, and the index's recall@10.
+"""Vector search latency with the HNSW index against an exact scan, and the index's recall@10:
+pgvector's and Milvus Lite's, side by side.
 
     .venv/bin/python bench/search.py [--sizes 10000 100000] [--queries 100] [--data random clustered]
+                                     [--stores pgvector milvus]
 
 Unit vectors of 384 dimensions (all-MiniLM-L6-v2's size) are loaded with binary COPY into one
 agent's archival memory under a model name of their own, so they get their own partial HNSW index.
@@ -10,10 +12,24 @@ and once with index scans off (an exact scan).
 
 Two data sets: "random" (uniform random unit vectors and random queries) has no structure at all,
 every point nearly as far as any other, the worst case for HNSW; "clustered" (1,000 topics with
-noise, queries near stored passages) is shaped more like real embeddings.
+noise, queries near stored passages) is shaped more like real embeddings. Neither is made of real
+MiniLM embeddings of texts: embedding 100,000 texts takes too long on two CPUs.
+
+Milvus Lite (ARCHIVAL_VECTOR_STORE=milvus, memory/milvus.py): the same passages are copied from
+PostgreSQL the way the app copies them (memory.milvus.passages_upsert), flushed and indexed (HNSW,
+M=16, efConstruction=64, as pgvector's index), and queried through memory.milvus.nearest, the
+app's own call (the agent's documents looked up in PostgreSQL, then one search over gRPC to the
+Milvus Lite server on its unix socket, ef=200). Recall is against the same exact scan. Milvus Lite
+is the project's own server process (playground/embedded.py), or the server MILVUS_URI names; the
+bench's collections are its own and dropped at the end.
+
+Time on two CPUs: about 11 minutes per data set at 100,000 passages, most of it Milvus Lite's copy
+(~65 s) and index build (~4.5 min); `--sizes 100000 --data clustered` is the short comparison,
+`--stores pgvector` leaves Milvus out.
 """
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -106,8 +122,61 @@ def drop_index() -> None:
             cursor.execute(f"DROP INDEX IF EXISTS {index_name(table_name, MODEL)}")
 
 
-def measure(agent, kind: str, size: int, count: int, rng: np.random.Generator) -> tuple[list[list[str]], tuple]:
-    """Load `size` passages, build their index, time the queries both ways: table rows and ratios."""
+def milvus_start() -> bool:
+    """Milvus Lite of the data directory, unless MILVUS_URI names a server; whether it was started here."""
+    from django.conf import settings
+
+    from playground import embedded
+
+    settings.MILVUS_COLLECTION_PREFIX = "bench"
+    if embedded.milvus_server_uri(os.environ.get("MILVUS_URI", "")):
+        return False
+    return "milvus" in embedded.ensure_running(settings.EMBEDDED, postgres=False, redis=False, milvus=True)
+
+
+def measure_milvus(agent, kind: str, size: int, queries: np.ndarray, truth: list[list[int]]) -> tuple[list[str], tuple]:
+    """Copy the loaded passages into Milvus, index them, time the app's query: a table row and the
+    latencies."""
+    from memory import milvus
+    from memory.models import Passage
+    from memory.search import PassageScope
+
+    milvus.collections_drop()
+    ids = list(Passage.objects.filter(embedding_model=MODEL).order_by("pk").values_list("pk", flat=True))
+    started = time.perf_counter()
+    milvus.passages_upsert(ids=ids)
+    copied = time.perf_counter() - started
+    started = time.perf_counter()
+    [name] = milvus.collections()
+    # what Milvus Lite does by itself in the background after a flush, done here before timing
+    milvus.client().flush(name)
+    milvus.client().release_collection(name)
+    milvus.client().load_collection(name)
+    print(f"{kind} {size:,}: Milvus copy {copied:.1f} s, flush and HNSW build {time.perf_counter() - started:.1f} s",
+          flush=True)
+
+    scope = PassageScope(agent_id=agent.pk)
+
+    def search(query: np.ndarray) -> list[int]:
+        return [i for i, _ in milvus.nearest(scope=scope, model=MODEL, vector=query.tolist(), limit=K, min_similarity=-1.0)]
+
+    for query in queries[:5]:  # warm the caches
+        search(query)
+    times, found = [], []
+    for query in queries:
+        started = time.perf_counter()
+        found.append(search(query))
+        times.append(time.perf_counter() - started)
+    milvus.collections_drop()
+    row = [kind, f"{size:,}", "Milvus Lite HNSW ef=200", f"{median(times) * 1000:.2f}",
+           f"{percentile(times, 0.95) * 1000:.2f}", f"{recall(found, truth):.3f}"]
+    return row, (times, recall(found, truth))
+
+
+def measure(agent, kind: str, size: int, count: int, rng: np.random.Generator,
+            stores: list[str]) -> tuple[list[list[str]], tuple, tuple | None]:
+    """Load `size` passages, build their index, time the queries both ways (and through Milvus): table
+    rows and ratios."""
     from django.db import connection
 
     from memory.models import Passage
@@ -134,13 +203,19 @@ def measure(agent, kind: str, size: int, count: int, rng: np.random.Generator) -
     for ef_search in (40, 200):  # pgvector's default, and what memory.search sets
         times, found, plan = run_queries(agent.pk, queries, exact=False, ef_search=ef_search)
         assert f"Index Scan using {index_name('memory_passage', MODEL)}" in plan, plan
-        rows.append([kind, f"{size:,}", f"HNSW ef_search={ef_search}", f"{median(times) * 1000:.2f}",
+        rows.append([kind, f"{size:,}", f"pgvector HNSW ef_search={ef_search}", f"{median(times) * 1000:.2f}",
                      f"{percentile(times, 0.95) * 1000:.2f}", f"{recall(found, truth):.3f}"])
-    rows.append([kind, f"{size:,}", "exact scan", f"{median(exact_times) * 1000:.2f}",
+    rows.append([kind, f"{size:,}", "pgvector exact scan", f"{median(exact_times) * 1000:.2f}",
                  f"{percentile(exact_times, 0.95) * 1000:.2f}", "1.000"])
     ratios = (kind, size, median(exact_times) / median(times), percentile(exact_times, 0.95) / percentile(times, 0.95),
               recall(found, truth))
-    return rows, ratios
+    against_milvus = None
+    if "milvus" in stores:
+        row, (milvus_times, milvus_recall) = measure_milvus(agent, kind, size, queries, truth)
+        rows.append(row)
+        against_milvus = (kind, size, median(milvus_times) / median(times),
+                          percentile(milvus_times, 0.95) / percentile(times, 0.95), milvus_recall, recall(found, truth))
+    return rows, ratios, against_milvus
 
 
 def main() -> None:
@@ -148,8 +223,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--data", nargs="+", choices=["random", "clustered"], default=["random", "clustered"])
+    parser.add_argument("--stores", nargs="+", choices=["pgvector", "milvus"], default=["pgvector", "milvus"],
+                        help="pgvector is always measured (its exact scan is the truth); milvus beside it")
     args = parser.parse_args()
     setup_django()
+    started_milvus = "milvus" in args.stores and milvus_start()
 
     from django.contrib.auth import get_user_model
 
@@ -159,22 +237,33 @@ def main() -> None:
     rng = np.random.default_rng(2310)
     owner = get_user_model().objects.create_user(username=f"bench-{time.time_ns()}")
     agent = Agent.objects.create(owner=owner, name="bench", system="", embedding_model=MODEL)
-    rows, ratios = [], []
+    rows, ratios, against_milvus = [], [], []
     try:
         for kind in args.data:
             for size in args.sizes:
-                new_rows, new_ratios = measure(agent, kind, size, args.queries, rng)
+                new_rows, new_ratios, new_against = measure(agent, kind, size, args.queries, rng, args.stores)
                 rows += new_rows
                 ratios.append(new_ratios)
+                against_milvus += [new_against] if new_against else []
     finally:
         Passage.objects.filter(embedding_model=MODEL).delete()
         drop_index()
         owner.delete()
+        if started_milvus:
+            from django.conf import settings
+
+            from playground import embedded
+
+            embedded.stop_milvus(settings.EMBEDDED)
 
     print(f"\n{args.queries} queries per row, top {K}, one agent's archival memory, {DIMENSIONS} dimensions\n")
     print(table(["data", "passages", "plan", "p50 ms", "p95 ms", f"recall@{K}"], rows))
     print("\nratios, exact scan / HNSW (ef_search=200): " + "; ".join(
         f"{kind} {size:,}: p50 x{p50:.1f}, p95 x{p95:.1f}, recall@{K} {rec:.3f}" for kind, size, p50, p95, rec in ratios))
+    if against_milvus:
+        print("ratios, Milvus Lite / pgvector HNSW (both ef=200): " + "; ".join(
+            f"{kind} {size:,}: p50 x{p50:.1f}, p95 x{p95:.1f}, recall@{K} {rec:.3f} against {pg_rec:.3f}"
+            for kind, size, p50, p95, rec, pg_rec in against_milvus))
 
 
 if __name__ == "__main__":

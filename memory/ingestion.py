@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection
 from django.utils import timezone
 
-from memory import broadcast
+from memory import broadcast, milvus
 from memory.embeddings import get_embedder
 from memory.models import Document, Passage
 from memory.openai_api import ProviderError
@@ -145,7 +145,7 @@ class _Run:
                   chunks_total=document.chunks_total + len(batch))
         vectors = self.embedder.embed([chunk.text for chunk in batch])
         try:
-            Passage.objects.bulk_create(
+            rows = Passage.objects.bulk_create(
                 Passage(owner_id=document.owner_id, document_id=document.pk, text=chunk.text,
                         page_start=chunk.page_start, page_end=chunk.page_end, embedding=vector,
                         embedding_model=self.embedder.model)
@@ -155,6 +155,7 @@ class _Run:
             if not Document.objects.filter(pk=document.pk).exists():  # deleted while this batch was embedded
                 raise Stopped() from None
             raise
+        milvus.passages_upsert_later(ids=[row.pk for row in rows])
         self.save(chunks_embedded=document.chunks_embedded + len(batch))
 
 
@@ -183,7 +184,7 @@ def document_ingest(*, document_id: int, on_progress: Callable[[Document], None]
         document = Document.objects.filter(pk=document_id).first()
         if not started or document is None:
             return document
-        Passage.objects.filter(document_id=document_id).delete()  # a re-run starts clean
+        _passages_delete(document_id)  # a re-run starts clean
         run = _Run(document, on_progress)
         try:
             run.run()
@@ -202,8 +203,13 @@ def document_ingest(*, document_id: int, on_progress: Callable[[Document], None]
         return Document.objects.filter(pk=document_id).first()
 
 
+def _passages_delete(document_id: int) -> None:
+    Passage.objects.filter(document_id=document_id).delete()
+    milvus.passages_delete_later(document_ids=[document_id])
+
+
 def _delete_passages(document: Document) -> None:
-    Passage.objects.filter(document_id=document.pk).delete()
+    _passages_delete(document.pk)
     fresh = Document.objects.filter(pk=document.pk).first()
     if fresh is not None and fresh.status == Document.Status.CANCELLED:
         document_progress_publish(fresh)
@@ -211,7 +217,7 @@ def _delete_passages(document: Document) -> None:
 
 def _fail(run: _Run, message: str, status: str = Document.Status.ERROR) -> None:
     document = run.document
-    Passage.objects.filter(document_id=document.pk).delete()
+    _passages_delete(document.pk)
     try:
         run.save(status=status, error=message, chunks_embedded=0)
     except Stopped:  # cancelled or deleted meanwhile: that wins

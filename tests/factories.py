@@ -6,6 +6,7 @@ import itertools
 from django.contrib.auth import get_user_model
 
 from agents.models import Agent, Run, Step
+from memory import milvus
 from memory.embeddings import get_embedder
 from memory.models import Block, BlockAttachment, Message, Passage
 
@@ -58,7 +59,9 @@ def make_passage(agent=None, text=None, **fields):
     fields.setdefault("embedding_model", agent.embedding_model if agent else "local/all-MiniLM-L6-v2")
     if "embedding" not in fields:
         fields["embedding"] = unit_vector(text, get_embedder(fields["embedding_model"]).dimensions)
-    return Passage.objects.create(agent=agent, text=text, **fields)
+    passage = Passage.objects.create(agent=agent, text=text, **fields)
+    milvus.passages_upsert_later(ids=[passage.pk])  # as the services do, where vectors live in Milvus
+    return passage
 
 
 def make_run(agent, **fields):

@@ -13,5 +13,6 @@ DATABASES["default"]["TEST"]["NAME"] = f"test_playground_{os.getpid()}"  # noqa:
 # keep test traffic apart from a development worker that may share a Redis given by REDIS_URL
 CELERY_TASK_DEFAULT_QUEUE = f"playground-test-{os.getpid()}"
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"playground-test-{os.getpid()}"  # noqa: F405
+MILVUS_COLLECTION_PREFIX = f"test_{os.getpid()}"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; hashing is not under test
 HEALTH_WORKER_TIMEOUT = 2.0

@@ -65,7 +65,7 @@ def test_each_step_stores_the_exact_request_and_tiers_that_add_up(agent, llm, ce
     assert step.latency_ms > 0
 
 
-def test_archival_insert_then_search_finds_it_by_meaning(agent, llm, celery_worker):
+def test_archival_insert_then_search_finds_it_by_meaning(agent, llm, celery_worker, archival_store):
     llm.enqueue(
         tool_call("archival_memory_insert", {"content": "Ada's favourite board game is chess.", "request_heartbeat": True}),
         tool_call("archival_memory_search", {"query": "which strategy game does Ada enjoy", "request_heartbeat": True}),

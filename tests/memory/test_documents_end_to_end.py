@@ -9,6 +9,7 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from agents.services import agent_create, turn_enqueue
+from memory import milvus
 from memory.broadcast import Listener
 from memory.embeddings import get_embedder
 from memory.ingestion import source_group
@@ -130,11 +131,13 @@ def agent_reads_the_handbook(request: dict):
     return tool_call("send_message", {"message": f'"{quote}" ({hit["document"]}, page {hit["pages"]})'})
 
 
-def test_the_agent_pages_through_archival_search_and_quotes_the_right_page(media, llm, celery_worker):
+def test_the_agent_pages_through_archival_search_and_quotes_the_right_page(media, llm, celery_worker, archival_store):
     owner = make_user()
     source = source_create(owner=owner, name="handbooks")
     document = wait_for_document(document_add(owner=owner, source=source, file=uploaded("handbook.pdf", make_pdf(HANDBOOK))))
     assert document.status == "done" and document.chunks_embedded == 7
+    if archival_store == "milvus":  # each chunk copied as the worker stored it
+        assert set(milvus.milvus_ids()) == set(Passage.objects.filter(document=document).values_list("pk", flat=True))
     agent = agent_create(owner=owner, name="Helper", persona="I answer from the handbooks.", human="")
     source_attach(source=source, agent=agent)
     llm.responder = agent_reads_the_handbook

@@ -29,7 +29,8 @@ def ranks(passages: list[Passage]) -> list[str]:
 
 
 @pytest.fixture
-def archive(db):
+def archive(archival_store):
+    """An agent's archival memory, its vectors in pgvector, then in Milvus."""
     agent = make_agent()
     rng = random.Random(2310)
     for _ in range(30):

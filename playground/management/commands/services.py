@@ -5,7 +5,7 @@ from playground import embedded
 
 
 class Command(BaseCommand):
-    help = "Start, stop or show the embedded Postgres and Redis of the data directory."
+    help = "Start, stop or show the embedded Postgres, Redis and Milvus Lite of the data directory."
 
     def add_arguments(self, parser):
         parser.add_argument("action", choices=["start", "stop", "status"])
@@ -22,3 +22,4 @@ class Command(BaseCommand):
             self.stdout.write(f"data directory: {box.data_dir}")
             self.stdout.write(f"postgres: {'running' if embedded.postgres_running(box) else 'stopped'}")
             self.stdout.write(f"redis: {'running' if embedded.redis_running(box) else 'stopped'}")
+            self.stdout.write(f"milvus: {'running' if embedded.milvus_running(box) else 'stopped'}")

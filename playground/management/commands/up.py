@@ -43,7 +43,7 @@ class Child:
 
 
 class Command(BaseCommand):
-    help = "Start embedded Postgres/Redis (when no URLs are set), migrate, a Celery worker, Celery beat and daphne."
+    help = "Start embedded Postgres/Redis (when no URLs are set) and Milvus Lite (when used), migrate, a Celery worker, Celery beat and daphne."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -158,14 +158,15 @@ class Services:
         if not self.names or now < self.next_look:
             return
         self.next_look = now + SERVICES_CHECK_SECONDS
-        running = {"postgres": embedded.postgres_running, "redis": embedded.redis_running}
+        running = {"postgres": embedded.postgres_running, "redis": embedded.redis_running, "milvus": embedded.milvus_running}
         dead = [name for name in self.names if not running[name](settings.EMBEDDED)]
         if not dead:
             self.delay = FIRST_DELAY
             return
         log("up", f"embedded {' and '.join(dead)} stopped; starting it again")
         try:
-            embedded.ensure_running(settings.EMBEDDED, postgres="postgres" in dead, redis="redis" in dead)
+            embedded.ensure_running(settings.EMBEDDED, postgres="postgres" in dead, redis="redis" in dead,
+                                    milvus="milvus" in dead)
         except Exception as error:  # a crashed PostgreSQL's backends may still hold its memory: later
             log("up", f"could not start embedded {' and '.join(dead)} ({error}); trying again in {self.delay:g} s")
             self.next_look, self.delay = now + self.delay, min(self.delay * 2, MAX_DELAY)

@@ -19,6 +19,12 @@ FACTS = [
 
 
 @pytest.fixture
+def live(live_archival):
+    """Each test here twice: archival vectors in pgvector, then in Milvus."""
+    return live_archival
+
+
+@pytest.fixture
 def agent(api):
     agent = api.sdk.agents.create(name="Sam", memory_blocks=[{"label": "human", "value": "Ada"}])
     for text, tags in FACTS:
