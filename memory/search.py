@@ -343,7 +343,7 @@ def fuse(words: Hits, vectors: list[Hits], days: Sequence[Span] = ()) -> list[tu
 def ranked_ids(*, scope: _Scope, query: str, models: Sequence[str], mode: str, page: int, page_size: int) -> Ranked:
     """The rows of `scope` that match `query`: words once, vectors once per embedding model (rows
     embedded with several models, as across an owner's agents), fused; rows written on the days
-    the query names first."""
+    the query names raised."""
     if mode not in MODES:
         raise ValueError(f"search_mode must be one of {', '.join(MODES)}, not {mode!r}")
     days = days_named(query, timezone.localtime())

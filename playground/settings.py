@@ -243,6 +243,8 @@ CELERY_TASK_ANNOTATIONS = {
     "memory.ingest_document": {"soft_time_limit": INGEST_SOFT_TIME_LIMIT, "time_limit": INGEST_SOFT_TIME_LIMIT + 60},
     # a batch cut short leaves its messages unembedded: recall search still finds them by their words
     "memory.embed_waiting_messages": {"soft_time_limit": 600, "time_limit": 660},
+    # a recount cut short keeps the counts before it (one transaction): search reads those a while longer
+    "memory.count_words": {"soft_time_limit": 600, "time_limit": 660},
     "playground.ping": {"soft_time_limit": 30, "time_limit": 60},
     # a wake-up queues a turn; a sleep-time check may queue its companions' turns: seconds each
     "agents.fire_schedule": {"soft_time_limit": 60, "time_limit": 120},
