@@ -75,50 +75,6 @@ def processes_using(data_dir: Path, socket_dir: Path) -> list[psutil.Process]:
     return found
 
 
-def test_up_serves_turns_green_stops_cleanly_and_keeps_data(data_dir):
-    from playground.embedded import Embedded
-
-    socket_dir = Embedded(data_dir.resolve()).socket_dir
-
-    first = Up(data_dir)
-    try:
-        health = first.wait_healthy()
-        assert health == {"status": "ok"}  # anonymous: no details (staff see each service)
-        children = psutil.Process(first.process.pid).children(recursive=True)
-        assert len(children) >= 2  # the worker and daphne
-        shell(data_dir, "from django.contrib.auth.models import User; User.objects.create_user('kept')")
-    finally:
-        code = first.terminate()
-    assert code == 0, first.output()
-    assert "created user 'admin' with password" in first.output()
-    assert (data_dir / "admin_password").read_text().startswith("admin ")
-    time.sleep(0.5)
-    assert [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE] == []
-    assert processes_using(data_dir, socket_dir) == []  # embedded postgres and redis stopped too
-
-    second = Up(data_dir)
-    try:
-        second.wait_healthy()
-        names = shell(data_dir, "from django.contrib.auth.models import User; print(sorted(User.objects.values_list('username', flat=True)))")
-    finally:
-        # the shell above started nothing new: up owns the services and stops them
-        assert second.terminate() == 0, second.output()
-    assert names == "['admin', 'kept']"
-    assert "created user 'admin'" not in second.output()  # the password is printed once only
-    assert processes_using(data_dir, socket_dir) == []
-
-
-def test_a_process_that_keeps_dying_at_once_waits_longer_each_time_and_briefly_after_a_steady_run():
-    from playground.management.commands.up import MAX_DELAY, STEADY_SECONDS, Child
-
-    child = Child(command=[])
-    assert [child.died(now=child.started + 0.5) for _ in range(7)] == [1, 2, 4, 8, 16, MAX_DELAY, MAX_DELAY]
-    child.started = 1000.0  # started again, and it ran a while
-    assert child.died(now=child.started + STEADY_SECONDS) == 1
-    child.started = 2000.0
-    assert child.died(now=child.started + 0.5) == 2
-
-
 def child_pid(up: Up, module: str) -> int | None:
     """The pid of up's child running `python -m <module>`, if one is alive."""
     for process in psutil.Process(up.process.pid).children():
@@ -138,13 +94,34 @@ def started_again(up: Up, module: str, old: int) -> int:
                       message=f"a new {module} process:\n{up.output()}")
 
 
-def test_up_starts_whatever_stopped_again_embedded_servers_worker_and_web(data_dir):
+def test_up_serves_turns_green_stops_cleanly_keeps_data_and_starts_whatever_stopped_again(data_dir):
+    """One data directory, two runs of `up` (its first start makes the database: half a minute)."""
     from playground.embedded import Embedded
 
     servers = Embedded(data_dir.resolve())
+    first = Up(data_dir)
+    try:
+        health = first.wait_healthy()
+        assert health == {"status": "ok"}  # anonymous: no details (staff see each service)
+        children = psutil.Process(first.process.pid).children(recursive=True)
+        assert len(children) >= 2  # the worker and daphne
+        shell(data_dir, "from django.contrib.auth.models import User; User.objects.create_user('kept')")
+    finally:
+        code = first.terminate()
+    assert code == 0, first.output()
+    assert "created user 'admin' with password" in first.output()
+    assert (data_dir / "admin_password").read_text().startswith("admin ")
+    time.sleep(0.5)
+    assert [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE] == []
+    assert processes_using(data_dir, servers.socket_dir) == []  # embedded postgres and redis stopped too
+
     up = Up(data_dir)
     try:
         up.wait_healthy()
+        # the shell started nothing new: up owns the services and stops them
+        names = shell(data_dir, "from django.contrib.auth.models import User; print(sorted(User.objects.values_list('username', flat=True)))")
+        assert names == "['admin', 'kept']"
+
         worker, web = child_pid(up, WORKER), child_pid(up, "daphne")
         os.kill(int((servers.redis_dir / "redis.pid").read_text()), signal.SIGKILL)
         wait_until(lambda: "embedded redis started again" in up.output(), timeout=30, message=up.output())
@@ -171,8 +148,20 @@ def test_up_starts_whatever_stopped_again_embedded_servers_worker_and_web(data_d
         code = up.terminate()
     output = up.output()
     assert code == 0, output
+    assert "created user 'admin'" not in output  # the password is printed once only
     assert "embedded redis stopped; starting it again" in output and "embedded postgres stopped; starting it again" in output
     assert "worker exited with -9 after" in output and "web exited with -9 after" in output
     assert "beat exited with -9 after" in output and "wake-ups: this beat sends them" in output
     assert output.count("starting it again in 1 s") == 3 and output.count("starting it again in 2 s") == 1, output
     assert processes_using(data_dir, servers.socket_dir) == []  # Ctrl-C still stops all, as up started them
+
+
+def test_a_process_that_keeps_dying_at_once_waits_longer_each_time_and_briefly_after_a_steady_run():
+    from playground.management.commands.up import MAX_DELAY, STEADY_SECONDS, Child
+
+    child = Child(command=[])
+    assert [child.died(now=child.started + 0.5) for _ in range(7)] == [1, 2, 4, 8, 16, MAX_DELAY, MAX_DELAY]
+    child.started = 1000.0  # started again, and it ran a while
+    assert child.died(now=child.started + STEADY_SECONDS) == 1
+    child.started = 2000.0
+    assert child.died(now=child.started + 0.5) == 2

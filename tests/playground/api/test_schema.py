@@ -70,7 +70,7 @@ def test_the_docs_page_needs_nothing_from_outside(live):
 # schemathesis's own pytest integration (from_fixture) does not run under pytest 9, so the
 # operations are driven here with hypothesis, one property per operation.
 
-EXAMPLES = 16  # per operation; about 1500 requests in all
+EXAMPLES = 10  # per operation; about 950 requests in all
 
 
 def seed(user) -> dict[str, str]:
