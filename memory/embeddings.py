@@ -6,6 +6,7 @@
 
 import os
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
@@ -80,8 +81,10 @@ class LocalEmbedder:
         if not texts:
             return []
         with self._lock:
-            vectors = self._load().encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                                          convert_to_numpy=True, show_progress_bar=False)
+            model = self._load()
+            with _one_core(len(texts) == 1):
+                vectors = model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                       convert_to_numpy=True, show_progress_bar=False)
         return vectors.tolist()
 
     def count_tokens(self, text: str) -> int:
@@ -97,6 +100,24 @@ class LocalEmbedder:
                     tokenizer.no_padding()
                     self._tokenizer = tokenizer
         return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+
+
+@contextmanager
+def _one_core(alone: bool):
+    """One text (a search's query) on one core: spread over every core it gains little, and it takes
+    them from PostgreSQL, which ranks the query's words at the same time (memory/search.py). Batches
+    keep every core. Safe to switch: the caller holds the embedder's lock."""
+    if not alone:
+        yield
+        return
+    import torch
+
+    cores = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(cores)
 
 
 # OpenAI model -> (dimensions, max tokens)

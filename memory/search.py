@@ -277,8 +277,9 @@ def _any_of(words: list[str]) -> str:
     return "(" + " || ".join(["plainto_tsquery('english', %s)"] * len(words)) + ")"
 
 
-def _vector_hits(scope: "_Scope", vector: list[float], model: str, dims: int, min_similarity: float) -> Hits:
+def _vector_hits(scope: "_Scope", vector: list[float], embedder) -> Hits:
     table, (scope_sql, scope_params) = scope.table, scope.sql()
+    model, dims, min_similarity = embedder.model, embedder.dimensions, embedder.min_similarity
     if table == PassageScope.table and milvus.enabled():
         found = dict(milvus.nearest(scope=scope, model=model, vector=vector, limit=CANDIDATES,
                                     min_similarity=min_similarity))
@@ -307,8 +308,8 @@ def ensure_index(model: str, dims: int) -> None:
         _indexed.add((model, dims))
 
 
-# embeds the query while PostgreSQL ranks its words: the model's CPU time and the query's wait overlap
-_embedding = ThreadPoolExecutor(max_workers=2, thread_name_prefix="query-embedding")
+# embeds the query (and searches its vectors) while PostgreSQL ranks its words
+_nearest = ThreadPoolExecutor(max_workers=4, thread_name_prefix="search-vectors")
 
 
 def fuse(words: Hits, vectors: list[Hits], days: Sequence[Span] = ()) -> list[tuple[int, float]]:
@@ -348,11 +349,26 @@ def ranked_ids(*, scope: _Scope, query: str, models: Sequence[str], mode: str, p
         raise ValueError(f"search_mode must be one of {', '.join(MODES)}, not {mode!r}")
     days = days_named(query, timezone.localtime())
     embedders = [get_embedder(model) for model in models] if mode in ("hybrid", "vector") else []
-    embedding = [_embedding.submit(embedder.embed, [query]) for embedder in embedders]
+    # a transaction's own rows are seen on its connection alone: inside one, the vectors are searched
+    # here after the words; outside, beside them, on a connection of the embedding thread's own
+    beside = not connection.in_atomic_block
+    vectors = [_nearest.submit(_embed_and_search, scope, query, embedder, beside) for embedder in embedders]
     words = _word_hits(scope, query) if mode in ("hybrid", "fts") else []
-    vectors = [_vector_hits(scope, future.result()[0], embedder.model, embedder.dimensions, embedder.min_similarity)
-               for embedder, future in zip(embedders, embedding)]
+    vectors = [future.result() if beside else _vector_hits(scope, future.result(), embedder)
+               for embedder, future in zip(embedders, vectors)]
     return paged(fuse(words, vectors, days), page, page_size)
+
+
+def _embed_and_search(scope: "_Scope", query: str, embedder, search: bool) -> Hits | list[float]:
+    """The query's vector, and with `search` its nearest rows (then this thread's connection goes
+    back to the pool)."""
+    vector = embedder.embed([query])[0]
+    if not search:
+        return vector
+    try:
+        return _vector_hits(scope, vector, embedder)
+    finally:
+        connection.close()
 
 
 def paged(hits: list[tuple[int, float]], page: int, page_size: int) -> Ranked:

@@ -17,8 +17,8 @@ import redis
 from django.conf import settings
 from django.db import connection, transaction
 
-CANDIDATE_BUDGET = 2_000
-CANDIDATE_CAP = 5_000
+CANDIDATE_BUDGET = 1_000
+CANDIDATE_CAP = 2_000
 
 
 @functools.cache

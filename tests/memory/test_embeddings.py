@@ -67,6 +67,24 @@ def test_count_tokens_counts_word_pieces_like_the_models_tokenizer(local):
     assert local.count_tokens("word " * 1000) == 1000  # not truncated at the model's 256 or the file's 128
 
 
+def test_one_text_is_embedded_on_one_core_and_a_batch_on_all(local, monkeypatch):
+    import torch
+
+    cores = torch.get_num_threads()
+    model = local._load()
+    seen = []
+    encode = model.encode
+    monkeypatch.setattr(model, "encode", lambda texts, **options: seen.append(torch.get_num_threads()) or encode(texts, **options))
+    local.embed(["a query"])
+    local.embed(["one", "two"])
+    assert seen == [1, cores] and torch.get_num_threads() == cores  # given back after the one text
+
+    monkeypatch.setattr(model, "encode", lambda texts, **options: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        local.embed(["a query"])
+    assert torch.get_num_threads() == cores
+
+
 def test_local_model_is_loaded_once_per_process(local):
     assert get_embedder("local/all-MiniLM-L6-v2") is local
     loaded = local._model

@@ -5,12 +5,13 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from memory import word_stats
 from memory.models import Message, Passage, WordStats
 from memory.search import B, DATE_BOOST, K1, WORD_WEIGHT, MessageScope, PassageScope, _word_hits, fuse
 from memory.selectors import message_search, passage_search
+from memory.services import passage_insert
 from memory.when import Span
 from tests.factories import make_agent, make_message, make_passage
 
@@ -270,3 +271,30 @@ def wait_for(check, seconds: float = 10.0):
             return result
         time.sleep(0.05)
     raise AssertionError("not within time")
+
+
+HEAT_PUMP = "The heat pump defrosts every forty minutes in winter."
+
+
+def insert(agent, text: str) -> Passage:
+    return passage_insert(owner_id=agent.owner_id, agent_id=agent.pk, text=text, embedding_model=agent.embedding_model)
+
+
+@pytest.mark.django_db
+def test_a_search_inside_a_transaction_finds_by_meaning_what_that_transaction_wrote():
+    """Its vectors are searched on its own connection (elsewhere, beside the words, on another)."""
+    agent = make_agent()
+    with transaction.atomic():
+        passage = insert(agent, HEAT_PUMP)
+        passages, _ = passage_search(scope=PassageScope(agent_id=agent.pk), query="how often does it defrost", mode="vector")
+        assert [p.pk for p in passages] == [passage.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_vectors_are_searched_beside_the_words():
+    agent = make_agent()
+    passage = insert(agent, HEAT_PUMP)
+    insert(agent, "Invoices are sent on the first of the month.")
+    for query, mode in [("how often does it defrost", "vector"), ("how often does it defrost", "hybrid"), ("invoices", "fts")]:
+        passages, _ = passage_search(scope=PassageScope(agent_id=agent.pk), query=query, mode=mode)
+        assert ([p.pk for p in passages][:1] == [passage.pk]) == (query != "invoices"), (query, mode)
