@@ -1,9 +1,10 @@
 """Days that a question names: "yesterday", "last Tuesday", "Thursday the week before", "3 days
 ago", "on March 3", "on 16 February", "in May", "2025-03-05", "last week", "this month".
 
-Search uses them to boost what was written on those days. The words stay in the query: leaving them
-out of the word search measured no better, and "open on Sunday" is about Sundays. A phrase that can be read two ways ("last Tuesday": this week's, or the
-week before's) gives both days, the likelier with the higher weight.
+Search uses them to boost what was written on those days. The words stay in the query: leaving
+them out of the word search measured no better, and "open on Sunday" is about Sundays. A phrase
+that can be read two ways ("last Tuesday": this week's, or the week before's) gives both days, the
+likelier with the higher weight.
 """
 
 import re
@@ -81,13 +82,12 @@ def _readings(today: date) -> list[tuple[str, object]]:
                                             monday - timedelta(days=7 - WEEKDAYS.index(weekday))}]
         return sorted(spans, key=lambda s: s.first, reverse=True)
 
-    def last_weekday(m):
-        near = _weekday_before(today, m["weekday"].lower(), 1)
-        return [Span(near, near), Span(near - timedelta(days=7), near - timedelta(days=7), 0.5)]
-
-    def on_weekday(m):
-        near = _weekday_before(today, m["weekday"].lower(), 0)
-        return [Span(near, near), Span(near - timedelta(days=7), near - timedelta(days=7), 0.5)]
+    def latest_weekday(at_least: int):
+        """"last Tuesday" (a day back at least), "on Tuesday" (today or back): that day, or a week before."""
+        def read(m):
+            near = _weekday_before(today, m["weekday"].lower(), at_least)
+            return [Span(near, near), Span(near - timedelta(days=7), near - timedelta(days=7), 0.5)]
+        return read
 
     def dated(m):
         found = _past(today, _month(m["month"]), int(m["day"]), m["year"])
@@ -123,8 +123,8 @@ def _readings(today: date) -> list[tuple[str, object]]:
         (rf"\b(?:on\s+)?(?:{_WEEKDAY},?\s+)?(?:the\s+)?{_DAY}\s+(?:of\s+)?{_MONTH}\b{_YEAR}", dated),
         (rf"\b(?:on\s+)?{_WEEKDAY}\s+(?:of\s+)?(?:last\s+week|the\s+week\s+before)\b", weekday_last_week),
         (rf"\b(?:on\s+)?the\s+{_WEEKDAY}\s+before\s+last\b", weekday_last_week),
-        (rf"\b(?:on\s+)?(?:last|past|previous)\s+{_WEEKDAY}\b", last_weekday),
-        (rf"\b(?:on\s+)?(?:this\s+)?{_WEEKDAY}\b", on_weekday),
+        (rf"\b(?:on\s+)?(?:last|past|previous)\s+{_WEEKDAY}\b", latest_weekday(1)),
+        (rf"\b(?:on\s+)?(?:this\s+)?{_WEEKDAY}\b", latest_weekday(0)),
         (r"\bthe\s+day\s+before\s+yesterday\b", lambda m: [Span(today - timedelta(days=2), today - timedelta(days=2))]),
         (r"\byesterday\b", lambda m: [Span(today - timedelta(days=1), today - timedelta(days=1))]),
         (r"\b(?:earlier\s+)?today\b|\bthis\s+(?:morning|afternoon|evening)\b|\btonight\b",
