@@ -218,8 +218,8 @@ def filler(count: int) -> list[str]:
     return texts[:count]
 
 
-def fill(agent, count: int, cached: CachedEmbedder) -> None:
-    """Pad the agent's archival memory with `count` filler passages."""
+def fill(agent, count: int, cached: CachedEmbedder) -> list[str]:
+    """Pad the agent's archival memory with `count` filler passages; their texts."""
     from memory.services import passages_insert_many
 
     texts = filler(count)
@@ -229,6 +229,7 @@ def fill(agent, count: int, cached: CachedEmbedder) -> None:
                                  passages=[{"text": text} for text in texts[start:start + 5000]])
             cached.save()  # a long first run keeps what it embedded if it is stopped
             print(f"  filled {min(start + 5000, count):,} of {count:,}", flush=True)
+    return texts
 
 
 def store_passages(dataset: Dataset, agent) -> list[int]:
@@ -360,8 +361,7 @@ def measure(dataset: Dataset, cached: CachedEmbedder, scale: int | None = None) 
                              embedding_model=cached.model)
         stored = store(dataset, agent, cached)
         if scale and dataset.kind == "archival" and scale > len(stored.ids):
-            fill(agent, scale - len(stored.ids), cached)
-            stored.texts += filler(scale - len(stored.ids))
+            stored.texts += fill(agent, scale - len(stored.ids), cached)
             stored.ids += list(agent.passages.order_by("id").values_list("id", flat=True)[len(stored.ids):])
         questions = [query["query"] for query in dataset.queries]
         cached.embed(questions)  # dense alone's query vectors, before anything is timed

@@ -17,7 +17,8 @@ SCHEDULED_SECONDS = 60  # a batch task lost with its worker blocks no later batc
 
 
 @functools.cache
-def _client(url: str) -> redis.Redis:
+def client(url: str) -> redis.Redis:
+    """One client per Redis URL and process (memory.word_stats uses it too)."""
     return redis.Redis.from_url(url)
 
 
@@ -30,7 +31,7 @@ def _keys() -> tuple[str, str]:
 def add(message_ids: list[int]) -> bool:
     """Put ids in the waiting list; True when the caller must start the batch task."""
     waiting, scheduled = _keys()
-    pipe = _client(settings.REDIS_URL).pipeline()
+    pipe = client(settings.REDIS_URL).pipeline()
     pipe.rpush(waiting, *message_ids)
     pipe.set(scheduled, 1, nx=True, ex=SCHEDULED_SECONDS)
     return bool(pipe.execute()[1])
@@ -40,9 +41,9 @@ def take() -> list[int]:
     """Every id waiting. The scheduled mark goes first, so an id added from here on starts a new
     batch, and one added before is in this one."""
     waiting, scheduled = _keys()
-    client = _client(settings.REDIS_URL)
-    client.delete(scheduled)
-    pipe = client.pipeline()  # MULTI/EXEC: nothing added between the read and the delete is lost
+    server = client(settings.REDIS_URL)
+    server.delete(scheduled)
+    pipe = server.pipeline()  # MULTI/EXEC: nothing added between the read and the delete is lost
     pipe.lrange(waiting, 0, -1)
     pipe.delete(waiting)
     return [int(i) for i in pipe.execute()[0]]

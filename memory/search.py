@@ -241,20 +241,19 @@ def _counted_word_hits(table: str, scope_sql: str, scope_params: list, query: st
         cursor.execute("SELECT q.n, w, coalesce(c.rows, 1) FROM unnest(%s::text[]) WITH ORDINALITY AS q (word, n) "
                        "CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector('english', q.word))) w "
                        "LEFT JOIN memory_wordcount c ON c.stats_id = %s AND c.word = w", [words, stats_id])
-        parts: dict[int, list[tuple[str, int]]] = {}
+        counts: dict[str, int] = {}  # each part's rows
+        rarity: dict[int, int] = {}  # each query word's: its rarest part's rows
         for n, lexeme, df in cursor.fetchall():  # a word met since the count is taken as rare (in one row)
-            parts.setdefault(n, []).append((lexeme, df))
-        if not parts:
+            counts[lexeme] = df
+            rarity[n] = min(rarity.get(n, df), df)
+        if not counts:
             return []
-        rarity = sorted(parts, key=lambda n: (min(df for _, df in parts[n]), n))
         probed, budget = [], word_stats.CANDIDATE_BUDGET
-        for n in rarity:
-            rows_holding = min(df for _, df in parts[n])
-            if probed and rows_holding > budget:
+        for n in sorted(rarity, key=lambda n: (rarity[n], n)):
+            if probed and rarity[n] > budget:
                 break
             probed.append(words[n - 1])
-            budget -= rows_holding
-        counts = dict(pair for pairs in parts.values() for pair in pairs)
+            budget -= rarity[n]
         cursor.execute(f"""
             WITH qq AS (SELECT %s::text[] AS words),
             df AS (SELECT * FROM unnest(%s::text[], %s::int[]) AS d (word, df)),

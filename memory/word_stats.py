@@ -11,19 +11,13 @@ SEARCH_STATS_MAX_AGE_SECONDS. A recount is one Celery task per owner and table a
 met since are counted as rare (in one row).
 """
 
-import functools
-
-import redis
 from django.conf import settings
 from django.db import connection, transaction
 
+from memory import embedding_queue
+
 CANDIDATE_BUDGET = 1_000
 CANDIDATE_CAP = 2_000
-
-
-@functools.cache
-def _redis(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url)
 
 
 def _owner_scope(owner_id: int, table: str) -> tuple[str, list]:
@@ -55,5 +49,5 @@ def recount_soon(*, owner_id: int, table: str) -> None:
     from memory.tasks import count_words
 
     key = f"{settings.CELERY_TASK_DEFAULT_QUEUE}:word-stats:{table}:{owner_id}"
-    if _redis(settings.REDIS_URL).set(key, 1, nx=True, ex=60):
+    if embedding_queue.client(settings.REDIS_URL).set(key, 1, nx=True, ex=60):
         count_words.delay(owner_id, table)

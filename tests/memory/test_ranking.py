@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from django.db import connection, transaction
 
-from memory import word_stats
+from memory import embedding_queue, word_stats
 from memory.models import Message, Passage, WordStats
 from memory.search import B, DATE_BOOST, K1, WORD_WEIGHT, MessageScope, PassageScope, _word_hits, fuse
 from memory.selectors import message_search, passage_search
@@ -260,7 +260,7 @@ def _redis_forget(owner_id: int) -> None:
     """Forget that a recount was queued in the last minute."""
     from django.conf import settings
 
-    word_stats._redis(settings.REDIS_URL).delete(
+    embedding_queue.client(settings.REDIS_URL).delete(
         f"{settings.CELERY_TASK_DEFAULT_QUEUE}:word-stats:memory_passage:{owner_id}")
 
 
