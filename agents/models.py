@@ -39,6 +39,33 @@ class Tool(models.Model):
         return self.name
 
 
+class ModelServer(models.Model):
+    """An OpenAI-compatible server of a person's (OpenAI, vLLM, Ollama, llama.cpp, ...): its models are
+    offered as "<name>/<model>". The key is kept encrypted (agents/llm/keys.py) and never shown again."""
+
+    class Kind(models.TextChoices):
+        OPENAI = "openai"
+        VLLM = "vllm"
+        OLLAMA = "ollama"
+        LLAMACPP = "llamacpp"
+        OTHER = "openai_compatible"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="model_servers")
+    name = models.CharField(max_length=64)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.OTHER)
+    base_url = models.CharField(max_length=500)
+    api_key_encrypted = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="model_server_unique_name_per_owner")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Agent(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agents")
     name = models.CharField(max_length=200)
@@ -61,6 +88,15 @@ class Agent(models.Model):
     tools = models.ManyToManyField(Tool, related_name="agents", blank=True)
     # Letta's tool rules (agents/engine/rules.py), as its API spells them
     tool_rules = models.JSONField(default=list, blank=True)
+    # fallbacks for models that do not keep MemGPT's protocol (agents/llm/check.py shows whether one needs them)
+    heartbeat_fallback = models.BooleanField(
+        default=False, help_text="a tool call other than send_message that forgot request_heartbeat gets one anyway")
+
+    class ToolProtocol(models.TextChoices):
+        NATIVE = "native"  # the server's own tool calling (tools=[...] in the request)
+        JSON = "json"  # the tools described in the prompt, the model's JSON answer read back as tool calls
+
+    tool_protocol = models.CharField(max_length=10, choices=ToolProtocol.choices, default=ToolProtocol.NATIVE)
     last_active_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
