@@ -7,3 +7,13 @@ class MessageTooLong(ValueError):
 
 class IdempotencyKeyReused(ValueError):
     """An Idempotency-Key sent again with another message than the one it first queued."""
+
+
+class ModelServerInvalid(ValueError):
+    """A model server that cannot be saved: `errors` maps each field to what is wrong with it;
+    `taken` when the owner has a server of that name already."""
+
+    def __init__(self, errors: dict[str, str], *, taken: bool = False) -> None:
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+        self.taken = taken

@@ -5,9 +5,9 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from agents.engine.context import CompiledContext, compile_context
 from agents.engine.tools import tools_of
-from agents.models import Agent, Run, Step, Tool
+from agents.models import Agent, ModelServer, Run, Step, Tool
 from agents.storage import DjangoStore
-from memory.tokens import tokenizer_for_model
+from agents.llm.tokenize import agent_tokenizer
 
 
 def agent_for_owner(*, owner, agent_id: int | None = None, name: str | None = None) -> Agent:
@@ -24,7 +24,7 @@ def tools_usable_by(owner) -> QuerySet[Tool]:
 def agent_context(*, agent: Agent) -> CompiledContext:
     """The context the agent's next request would send, as the engine compiles it."""
     state = DjangoStore(agent).load()
-    tokenizer, approximate = tokenizer_for_model(state.model)
+    tokenizer, approximate = agent_tokenizer(agent)
     return compile_context(state, tools=[t.schema for t in tools_of(state)], tokenizer=tokenizer, approximate=approximate)
 
 
@@ -44,3 +44,17 @@ def run_trees(runs: QuerySet[Run]) -> QuerySet[Run]:
         lookups += [Prefetch(below + "steps", queryset=Step.objects.defer("request", "response").order_by("index")),
                     Prefetch(below + "steps__sent_runs", queryset=Run.objects.select_related("agent").order_by("id"))]
     return runs.select_related("agent").prefetch_related(*lookups)
+
+
+def model_servers_of(*, owner) -> QuerySet[ModelServer]:
+    """The owner's model servers, by name."""
+    return ModelServer.objects.filter(owner=owner).order_by("name")
+
+
+def model_server_of(*, owner, server_id: int) -> ModelServer:
+    """One of the owner's model servers; ModelServer.DoesNotExist for anyone else's."""
+    return ModelServer.objects.get(owner=owner, pk=server_id)
+
+
+def model_server_named(*, owner_id: int, name: str) -> ModelServer | None:
+    return ModelServer.objects.filter(owner_id=owner_id, name=name).first()

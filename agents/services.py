@@ -1,8 +1,11 @@
 """Writes about agents and their turns."""
 
+import json
 import logging
+import re
 from dataclasses import asdict
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -12,29 +15,33 @@ from django.utils import timezone
 from agents import events, groups, messaging
 from agents.engine import events as event
 from agents.engine import prompts
-from agents.engine.loop import Event, Turn, TurnSettings
+from agents.engine.loop import Event, Turn, TurnFailure, TurnResult, TurnSettings, eviction_point
 from agents.engine.types import Suspension, ToolRun
 from agents.engine.rules import KINDS as RULE_KINDS
 from agents.engine.rules import tools_named
-from agents.engine.tools import BASE_TOOL_NAMES, MULTI_AGENT_TOOL_NAMES, TOOL_SCHEMAS
-from agents.errors import IdempotencyKeyReused, MessageTooLong
+from agents.engine.tools import BASE_TOOL_NAMES, MULTI_AGENT_TOOL_NAMES, TOOL_SCHEMAS, argument_of
+from agents.errors import IdempotencyKeyReused, MessageTooLong, ModelServerInvalid
 from agents.llm import (
+    DEFAULT_SERVER,
     NOT_CONFIGURED,
     LLMNotConfigured,
-    get_llm,
+    get_llm_for,
     llm_configured,
     model_name,
     model_window,
 )
-from agents.models import RUN_UNFINISHED, Agent, Run, Tool
+from agents.llm.json_tools import with_tool_protocol
+from agents.llm.tokenize import agent_tokenizer
+from agents.llm.keys import key_encrypt
+from agents.models import RUN_UNFINISHED, Agent, ModelServer, Run, Tool
 from agents.selectors import tools_usable_by
-from agents.storage import DjangoStore, block_view, tool_spec
+from agents.storage import DjangoStore, block_view, message_view, tool_spec
 from agents.tools.calls import SandboxRunner
 from agents.tools.schema import tool_parse, tool_schema
 from memory import milvus
 from memory.errors import BlockLabelTaken, BlockReadOnly, BlockTextNotFound
 from memory.models import Block, BlockAttachment, BlockRevision, Message
-from memory.services import block_create, block_write, source_attach
+from memory.services import block_create, block_write, messages_embed_later, source_attach
 from memory.tokens import tokenizer_for_model
 
 logger = logging.getLogger(__name__)
@@ -248,6 +255,8 @@ def run_execute(*, run: Run) -> Run:
     if not _claim(run, Run.Status.QUEUED):
         return run
     events.publish(run.agent_id, event.run_started(run_id=run.pk, trigger=run.trigger))
+    if run.trigger == Run.Trigger.SYSTEM and run.input == SUMMARIZE:  # agent_summarize_enqueue
+        return _play(run, _summarize)
     sender = (messaging.sender_of(run) if run.trigger in (Run.Trigger.AGENT_MESSAGE, Run.Trigger.SLEEPTIME)
               else groups.group_event_sender(run) if run.trigger == Run.Trigger.GROUP_MESSAGE else None)
     return _play(run, lambda turn: turn.run(Event(EVENT_KINDS[run.trigger], run.input, last_login=last_active,
@@ -271,8 +280,9 @@ def _play(run: Run, play) -> Run:
         if not llm_configured(agent.model):
             raise LLMNotConfigured(NOT_CONFIGURED)
         store = DjangoStore(agent, run_id=run.pk)
-        tokenizer, approximate = tokenizer_for_model(agent.model or settings.LLM_MODEL)
-        turn = Turn(store=store, llm=get_llm(), publish=lambda e: events.publish(agent.pk, e), run_id=run.pk,
+        tokenizer, approximate = agent_tokenizer(agent)  # the server's own where it has one
+        llm = with_tool_protocol(get_llm_for(agent), agent.tool_protocol)
+        turn = Turn(store=store, llm=llm, publish=lambda e: events.publish(agent.pk, e), run_id=run.pk,
                     tokenizer=tokenizer, approximate=approximate,
                     settings=TurnSettings(page_size=settings.SEARCH_PAGE_SIZE, max_retries=settings.LLM_MAX_RETRIES,
                                           deadline_seconds=settings.TURN_DEADLINE_SECONDS),
@@ -703,3 +713,275 @@ def tool_detach(*, agent: Agent, tool: Tool) -> None:
         if tool.name in tools_named(rule):
             raise ValueError(f"{agent.name}'s {rule.get('type')} rule names {tool.name}: change the rule first")
     agent.tools.remove(tool)
+
+
+# --- model servers ---------------------------------------------------------------------------
+
+SERVER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def _model_server_problems(*, name: str | None = None, kind: str | None = None, base_url: str | None = None,
+                           api_key: str | None = None) -> dict[str, str]:
+    problems = {}
+    if name is not None and not SERVER_NAME.match(name):
+        problems["name"] = "A name of letters, digits, '.', '-' or '_' (up to 64), without spaces or '/'."
+    elif name is not None and name.lower() == DEFAULT_SERVER:
+        # "openai/<model>" already names a model of the operator's server (OPENAI_BASE_URL)
+        problems["name"] = f"{DEFAULT_SERVER!r} names the playground's own server; choose another name."
+    if kind is not None and kind not in ModelServer.Kind.values:
+        problems["kind"] = f"One of {', '.join(ModelServer.Kind.values)}."
+    if base_url is not None:
+        try:
+            parts = urlsplit(base_url)
+            parts.port  # noqa: B018  (raises for a port that is not a number)
+        except ValueError:
+            parts = urlsplit("")
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment \
+                or any(c.isspace() or not c.isprintable() for c in base_url):
+            problems["base_url"] = "An http:// or https:// address, like http://localhost:8000/v1."
+        elif parts.username or parts.password:
+            # the address is shown back on pages and in the API; a key belongs in the key field, encrypted
+            problems["base_url"] = "An address without a user name or password: put the key in the key field."
+        elif len(base_url) > 500:
+            problems["base_url"] = "At most 500 characters."
+    # it travels in an HTTP header: printable ASCII only
+    if api_key is not None and (len(api_key) > 2000 or not api_key.isascii()
+                                or any(c.isspace() or not c.isprintable() for c in api_key)):
+        problems["api_key"] = "A key of up to 2,000 letters, digits and signs, without spaces."
+    return problems
+
+
+def model_server_create(*, owner, name: str, kind: str = ModelServer.Kind.OTHER, base_url: str,
+                        api_key: str = "") -> ModelServer:
+    """One more server whose models the owner's agents may use, as "<name>/<model>"; the key is
+    stored encrypted. ModelServerInvalid says what is wrong, field by field."""
+    name, base_url, api_key = name.strip(), base_url.strip().rstrip("/"), api_key.strip()
+    if problems := _model_server_problems(name=name, kind=kind, base_url=base_url, api_key=api_key):
+        raise ModelServerInvalid(problems)
+    try:
+        with transaction.atomic():
+            return ModelServer.objects.create(owner=owner, name=name, kind=kind, base_url=base_url,
+                                              api_key_encrypted=key_encrypt(api_key))
+    except IntegrityError:
+        raise ModelServerInvalid({"name": f"You have a model server named {name!r} already."}, taken=True) from None
+
+
+def model_server_update(*, server: ModelServer, kind: str | None = None, base_url: str | None = None,
+                        api_key: str | None = None) -> ModelServer:
+    """Change a server's kind, address or key (None keeps it; an empty key removes it). Its name
+    stays: agents name their model by it."""
+    base_url = base_url.strip().rstrip("/") if base_url is not None else None
+    api_key = api_key.strip() if api_key is not None else None
+    if problems := _model_server_problems(kind=kind, base_url=base_url, api_key=api_key):
+        raise ModelServerInvalid(problems)
+    if kind is not None:
+        server.kind = kind
+    if base_url is not None:
+        server.base_url = base_url
+    if api_key is not None:
+        server.api_key_encrypted = key_encrypt(api_key)
+    server.save()
+    return server
+
+
+def model_server_delete(*, server: ModelServer) -> None:
+    """Delete a server no agent uses: an agent naming it would otherwise send its turns elsewhere."""
+    using = list(Agent.objects.filter(owner_id=server.owner_id, model__startswith=server.name + "/")
+                 .order_by("name").values_list("name", flat=True)[:5])
+    if using:
+        raise ValueError(f"{', '.join(using)} use{'s' if len(using) == 1 else ''} {server.name}: "
+                         "give them another model first")
+    server.delete()
+
+
+# --- summarizing on request, and editing messages of recall memory (REST API) -------------------
+
+SUMMARIZE = "summarize"  # the input of the system run agent_summarize_enqueue queues
+NOTHING_TO_SUMMARIZE = ("The context window holds {count} message(s): nothing to summarize (the newest message "
+                        "always stays, and a tool call never leaves without its result).")
+
+
+def agent_summarize_enqueue(*, agent: Agent) -> Run:
+    """Queue a run that folds the oldest part of the context window (its evict share) into the
+    recursive summary, exactly as memory pressure does. A run of the agent's, because the summary
+    is an LLM call and turns of one agent never interleave. ValueError when nothing can be evicted."""
+    from agents.tasks import process_runs
+
+    if not llm_configured(agent.model):
+        raise LLMNotConfigured(NOT_CONFIGURED)
+    queue = [message_view(m) for m in Message.objects.filter(agent=agent, in_context=True)
+             .exclude(kind=Message.Kind.SUMMARY).order_by("id")]
+    if eviction_point(queue, agent.evict_share) == 0:
+        raise ValueError(NOTHING_TO_SUMMARIZE.format(count=len(queue)))
+    with transaction.atomic():
+        run = Run.objects.create(agent=agent, trigger=Run.Trigger.SYSTEM, input=SUMMARIZE)
+    transaction.on_commit(lambda: process_runs.delay(agent.pk), robust=True)
+    return run
+
+
+def _summarize(turn: Turn) -> TurnResult:
+    """The summarize run: the engine's own flush, on the context as it is when the run starts (a
+    turn queued before may have changed it since the request)."""
+    turn.begin()
+    if eviction_point(turn.state.messages, turn.state.evict_share) == 0:
+        return TurnResult("failed", "error", error=NOTHING_TO_SUMMARIZE.format(count=len(turn.state.messages)))
+    try:
+        turn.flush()
+    except TurnFailure as failure:
+        return TurnResult("failed", "error", error=str(failure))
+    return TurnResult("completed", Run.StopReason.END_TURN)
+
+
+EDITABLE_AS = {  # Letta's message types a person may edit -> the kinds of our rows that show as them
+    "user_message": (Message.Kind.USER_MESSAGE, Message.Kind.AGENT_MESSAGE, Message.Kind.GROUP_MESSAGE),
+    "system_message": (Message.Kind.SYSTEM_ALERT, Message.Kind.HEARTBEAT, Message.Kind.LOGIN),
+    "reasoning_message": (Message.Kind.ASSISTANT,),
+    "assistant_message": (Message.Kind.ASSISTANT,),
+}
+
+
+def _packed_with(content: str, text: str) -> str:
+    """A packed event (prompts.packed) with its message replaced; its type, time and sender kept."""
+    try:
+        fields = json.loads(content)
+    except ValueError:
+        fields = None
+    if not isinstance(fields, dict) or "message" not in fields:
+        raise ValueError("this message is not stored as a packed event, so its text cannot be edited")
+    return json.dumps({**fields, "message": text}, ensure_ascii=False)
+
+
+def _with_argument(call: dict, name: str, value: str) -> dict:
+    try:
+        arguments = json.loads(call["function"]["arguments"])
+    except ValueError:
+        arguments = None
+    if not isinstance(arguments, dict):
+        raise ValueError(f"the {call['function']['name']} call's arguments are not a JSON object; it cannot be edited")
+    return {**call, "function": {**call["function"], "arguments": json.dumps({**arguments, name: value},
+                                                                               ensure_ascii=False)}}
+
+
+def _system_content(message: Message, content: str) -> dict:
+    """A system message given whole, as Letta shows it (the packed event the model saw): it must stay
+    an event of the same type."""
+    try:
+        fields = json.loads(content)
+    except ValueError:
+        raise ValueError("the content starts like JSON but is not JSON; send the packed event as shown, or plain "
+                         "text for its message") from None
+    try:
+        before = json.loads(message.content)
+    except ValueError:
+        before = None
+    if not isinstance(fields, dict) or not isinstance(before, dict) or fields.get("type") != before.get("type"):
+        raise ValueError("a system message stays an event of its type: keep its \"type\" field as it is")
+    words = fields.get("message", fields.get("reason", ""))
+    return {"content": json.dumps(fields, ensure_ascii=False), "text": words if isinstance(words, str) else message.text}
+
+
+def message_edit(*, message: Message, message_type: str, text: str) -> Message:
+    """Change what a message of recall memory says, as Letta's modify_message does, in the form
+    the model is sent it, so the next prompt and every view of the message agree: a user message
+    keeps its packed JSON (type, time, sender) with the new words; an assistant row changes its
+    inner thoughts (reasoning_message) or the message argument of its send_message call
+    (assistant_message); a system message takes plain words, or its whole packed event as shown.
+    ValueError for an edit that would break the message: a type the row does not show as, empty
+    words, a system event of another type, or a row with several send_message calls (which one?)."""
+    if message.kind not in EDITABLE_AS.get(message_type, ()):
+        shown = " or ".join(t for t, kinds in EDITABLE_AS.items() if message.kind in kinds)
+        raise ValueError(f"message {message.pk} shows as {shown or 'a message that cannot be edited (a tool result or a summary)'}, "
+                         f"not as {message_type}")
+    if not text.strip():  # an empty user message or answer is no message; empty thoughts would vanish from view
+        raise ValueError("the new content is empty")
+    if message_type == "system_message" and text.lstrip().startswith("{"):
+        changes = _system_content(message, text)
+    elif message_type in ("user_message", "system_message"):
+        changes = {"content": _packed_with(message.content, text), "text": text}
+    elif not message.tool_calls:  # a plain-text answer: its content is both what it thought and said
+        if message_type == "reasoning_message":
+            raise ValueError("this assistant message has no inner thoughts apart from what it said: edit it as an "
+                             "assistant_message")
+        changes = {"content": text, "text": text.strip()}
+    else:
+        calls, content = list(message.tool_calls), message.content
+        if message_type == "reasoning_message":
+            # the thoughts are where event.thoughts_of reads them: the content, or an argument a model put them in
+            holder = next(((i, name) for i, call in enumerate(calls) for name in ("thinking", "inner_thoughts")
+                           if argument_of(call["function"]["arguments"], name) is not None), None)
+            if content.strip() or holder is None:
+                content = text
+            else:
+                calls[holder[0]] = _with_argument(calls[holder[0]], holder[1], text)
+        else:
+            sends = [i for i, call in enumerate(calls) if call["function"]["name"] == "send_message"]
+            if len(sends) != 1:
+                raise ValueError(f"this assistant message has {len(sends)} send_message calls; only one can be edited")
+            calls[sends[0]] = _with_argument(calls[sends[0]], "message", text)
+        # what search matches, made as the engine makes it (Turn.act)
+        spoken = [argument_of(c["function"]["arguments"], "message") for c in calls if c["function"]["name"] == "send_message"]
+        changes = {"content": content, "tool_calls": calls,
+                   "text": "\n\n".join(s for s in spoken if s) or event.thoughts_of(content, calls)}
+    for field, value in changes.items():
+        setattr(message, field, value)
+    message.embedding, message.embedding_model = None, ""  # the old vector matches the old words
+    with transaction.atomic():
+        message.save(update_fields=[*changes, "embedding", "embedding_model"])
+    messages_embed_later(messages=[message])
+    return message
+
+
+# --- the model check (agents/llm/check.py), run on the worker, its report kept a while in Redis ---
+
+MODEL_CHECK_KEEP_SECONDS = 3600
+
+
+def _model_check_key(agent_id: int, check_id: str) -> str:
+    return f"{settings.CELERY_TASK_DEFAULT_QUEUE}:model-check:{agent_id}:{check_id}"  # test sessions apart
+
+
+def _model_check_store(agent_id: int, check_id: str, value: dict) -> None:
+    from memory.embedding_queue import client
+
+    client(settings.REDIS_URL).set(_model_check_key(agent_id, check_id), json.dumps(value), ex=MODEL_CHECK_KEEP_SECONDS)
+
+
+def model_check_enqueue(*, agent: Agent) -> str:
+    """Queue a check of the agent's model on a worker (it takes as long as a few LLM calls); its id,
+    to read the report by (model_check_result) once it is there."""
+    import uuid
+
+    from agents.tasks import check_model
+
+    check_id = uuid.uuid4().hex
+    _model_check_store(agent.pk, check_id, {"status": "running", "model": agent.model or settings.LLM_MODEL})
+    transaction.on_commit(lambda: check_model.delay(agent.pk, check_id))
+    return check_id
+
+
+def model_check_run(*, agent_id: int, check_id: str) -> None:
+    """Run a queued check (on the worker) and keep its report; nothing if the agent is gone."""
+    from agents.llm.check import check_agent
+
+    agent = Agent.objects.filter(pk=agent_id).first()
+    if agent is None:
+        return
+    try:
+        if not llm_configured(agent.model):
+            raise LLMNotConfigured(NOT_CONFIGURED)
+        result = {"status": "done", "report": check_agent(agent).as_dict()}
+    except LLMNotConfigured as error:
+        result = {"status": "error", "error": str(error)}
+    except Exception as error:  # a bug of ours: said on the page, not lost in a worker's log alone
+        logger.exception("model check of agent %s failed", agent_id)
+        result = {"status": "error", "error": f"Internal error: {type(error).__name__}: {error}"}
+    _model_check_store(agent_id, check_id, result)
+
+
+def model_check_result(*, agent: Agent, check_id: str) -> dict | None:
+    """The check as it is now: {"status": "running"}, {"status": "done", "report": {...}} or
+    {"status": "error", "error"}; None when there is no such check (or it is too old)."""
+    from memory.embedding_queue import client
+
+    raw = client(settings.REDIS_URL).get(_model_check_key(agent.pk, check_id))
+    return json.loads(raw) if raw else None

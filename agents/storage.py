@@ -1,8 +1,10 @@
 """The engine's Store on Django models: every write commits on its own, nothing is held open
 across an LLM call."""
 
+from django.db import connection
+
 from agents.engine.types import AgentState, BlockView, MessageView, SearchHit, SearchPage, StepRecord, ToolSpec, Wakeup
-from agents.llm import model_name
+from agents.llm import agent_model_name
 from agents.models import Agent, Run, ScheduledMessage, Step, Tool
 from memory import selectors as memory_selectors
 from memory import services as memory_services
@@ -27,6 +29,8 @@ def _fields(view: MessageView) -> dict:
     for name in ("content", "text", "tool_call_id", "name"):  # the last guard: an exception's text, say
         fields[name] = clean(fields[name] or "")
     fields["tool_calls"] = fields["tool_calls"] or None
+    if view.id is not None:  # reserved before it was written (DjangoStore.reserve_message_id)
+        fields["id"] = view.id
     return fields
 
 
@@ -58,7 +62,7 @@ class DjangoStore:
         summary = next((m for m in reversed(in_context) if m.kind == Message.Kind.SUMMARY), None)
         recall_count, archival_count = memory_selectors.memory_counts(agent_id=agent.pk)
         return AgentState(
-            agent_id=agent.pk, name=agent.name, system=agent.system, model=model_name(agent.model),
+            agent_id=agent.pk, name=agent.name, system=agent.system, model=agent_model_name(agent),
             context_window=agent.context_window, temperature=agent.temperature, warning_share=agent.warning_share,
             evict_share=agent.evict_share, completion_reserve=agent.completion_reserve, max_steps=agent.max_steps,
             memory_warning_sent=agent.memory_warning_sent,
@@ -70,6 +74,7 @@ class DjangoStore:
             memory_edited_at=agent.memory_edited_at,
             tools=[tool_spec(t) for t in agent.tools.order_by("kind", "pk")],  # built-ins in their own order
             tool_rules=agent.tool_rules,
+            heartbeat_fallback=agent.heartbeat_fallback,
         )
 
     def append(self, messages: list[MessageView], *, step_id: int | None = None) -> list[MessageView]:
@@ -78,6 +83,11 @@ class DjangoStore:
                                                embed=False)
         self.unembedded.extend(rows)
         return [message_view(row) for row in rows]
+
+    def reserve_message_id(self) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval(pg_get_serial_sequence('memory_message', 'id'))")
+            return cursor.fetchone()[0]
 
     def embed_later(self) -> None:
         """Queue one embedding task for all the messages this store appended (a turn's worth)."""

@@ -31,3 +31,11 @@ def fire_schedule(schedule_id: int, due: str) -> None:
     from agents.schedules import schedule_fire
 
     schedule_fire(schedule_id=schedule_id, due=datetime.fromisoformat(due))
+
+
+@shared_task(name="agents.check_model", ignore_result=True)
+def check_model(agent_id: int, check_id: str) -> None:
+    """A model check asked for on the agent page (agents.services.model_check_enqueue); quiet if the agent is gone."""
+    from agents.services import model_check_run
+
+    model_check_run(agent_id=agent_id, check_id=check_id)

@@ -1,15 +1,23 @@
 """Channels groups: the one way anything is sent to watchers (`send`), and the one way to wait on a
 group (`listen`). Agent events (agents.events) and document progress (memory.ingestion) both go
-through here."""
+through here.
+
+What is sent may also be kept, in order, in a log (`send(..., log=key)`): a Redis stream whose
+entries are numbered 1, 2, 3, ... (their ids are "0-1", "0-2", ...), kept for EVENT_LOG_SECONDS after
+the last one. A reader (`Log`) takes the entries after any number, and waits for the next ones: a
+client that lost its connection reads on from the last number it saw."""
 
 import asyncio
+import json
 import logging
 import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import redis.asyncio
 from channels.layers import get_channel_layer
+from django.conf import settings
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger(__name__)
@@ -41,32 +49,69 @@ class _Publisher:
         self.pid = os.getpid()
 
     async def _drain(self) -> None:
+        logs = redis.asyncio.Redis.from_url(settings.REDIS_URL, socket_timeout=10)
         while True:
-            group, message, done = await self.queue.get()
+            group, message, log, done = await self.queue.get()
             try:
                 await get_channel_layer().group_send(group, message)
             except Exception:  # a watcher missing a message must not break the work that sent it
                 logger.warning("could not send a message to %s", group, exc_info=True)
+            if log is not None:
+                try:
+                    await logs.eval(_APPEND, 1, log, json.dumps(message, ensure_ascii=False), int(settings.EVENT_LOG_SECONDS))
+                except Exception:  # nor a reader that cannot read back
+                    logger.warning("could not keep a message in the log %s", log, exc_info=True)
             if done is not None:
                 done.set()
 
-    def send(self, group: str, message: dict, *, wait: bool) -> None:
+    def send(self, group: str, message: dict, *, wait: bool, log: str | None) -> None:
         with self.lock:
             if self.pid != os.getpid():  # first use, or a forked child
                 self._start()
         done = threading.Event() if wait else None
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, (group, message, done))
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, (group, message, log, done))
         if done is not None and not done.wait(10):
             logger.warning("a message to %s was not sent within 10 s", group)
 
 
+# numbered by the log's length: one writer at a time is not needed, the script runs alone in Redis
+_APPEND = """
+local number = redis.call('XLEN', KEYS[1]) + 1
+redis.call('XADD', KEYS[1], '0-' .. number, 'message', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return number
+"""
+
 _publisher = _Publisher()
 
 
-def send(group: str, message: dict, *, wait: bool = False) -> None:
+def send(group: str, message: dict, *, wait: bool = False, log: str | None = None) -> None:
     """Send a Channels message ({"type": handler name, ...}) to a group, after every message sent
-    before it; `wait` returns only once it is out."""
-    _publisher.send(group, message, wait=wait)
+    before it, and keep it in the log `log` if given; `wait` returns only once it is out."""
+    _publisher.send(group, message, wait=wait, log=log)
+
+
+class Log:
+    """Reads a log of messages (`send(..., log=key)`) by number, waiting for new ones."""
+
+    BLOCK_SECONDS = 4.0  # under redis-py's socket time-out, so a wait with nothing new is no error
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.client = redis.asyncio.Redis.from_url(settings.REDIS_URL, socket_timeout=self.BLOCK_SECONDS + 6)
+
+    async def after(self, number: int, wait: float) -> list[tuple[int, dict]]:
+        """The messages numbered above `number`, in order, waiting up to `wait` seconds for one."""
+        block = max(1, int(min(wait, self.BLOCK_SECONDS) * 1000))
+        reply = await self.client.xread({self.key: f"0-{number}"}, count=500, block=block)
+        return [(int(entry_id.split(b"-")[1]), json.loads(fields[b"message"]))
+                for _, entries in reply for entry_id, fields in entries]
+
+    async def length(self) -> int:
+        return await self.client.xlen(self.key)
+
+    async def close(self) -> None:
+        await self.client.aclose()
 
 
 class Listener:

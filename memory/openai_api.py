@@ -16,7 +16,8 @@ try:  # the transport under the SDK: httpx2 in openai 3, httpx before
 except ImportError:  # pragma: no cover
     import httpx as _http  # type: ignore[no-redef]
 
-__all__ = ["ProviderError", "create_embeddings", "make_client", "stream_chat", "translate_error"]
+__all__ = ["ProviderError", "create_embeddings", "list_models", "make_client", "server_json", "stream_chat",
+           "translate_error"]
 
 # local servers (llama.cpp, vLLM, Ollama) ignore the key, but the SDK insists on one
 PLACEHOLDER_API_KEY = "not-needed"
@@ -173,3 +174,27 @@ def create_embeddings(client: openai.OpenAI, model: str, texts: list[str]) -> li
     if len(data) != len(texts):
         raise ProviderError(f"LLM server returned {len(data)} embeddings for {len(texts)} texts")
     return [list(item.embedding) for item in data]
+
+
+def list_models(client: openai.OpenAI) -> list[dict]:
+    """GET {base}/models: each entry as the server sent it, with what servers add beyond OpenAI's
+    fields (vLLM's max_model_len, llama.cpp's meta), which the SDK's typed Model would not keep."""
+    body = server_json(client, "get", "/models")
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list):
+        raise ProviderError("LLM server answered /models without a list of models")
+    return [entry for entry in data if isinstance(entry, dict) and isinstance(entry.get("id"), str)]
+
+
+def server_json(client: openai.OpenAI, method: str, path: str, body: dict | None = None) -> object:
+    """A plain JSON request to the client's server, under its key and time-out: a path relative to
+    its base URL, or an absolute URL for routes outside the OpenAI API (Ollama's /api/show,
+    llama.cpp's /props)."""
+    try:
+        if method == "get":
+            return client.get(path, cast_to=object)
+        return client.post(path, body=body, cast_to=object)
+    except (openai.OpenAIError, _http.HTTPError) as exc:
+        raise translate_error(exc) from exc
+    except ValueError as exc:  # an answer that is not JSON
+        raise ProviderError(f"LLM server sent an answer that is not JSON ({exc})") from exc

@@ -146,6 +146,10 @@ class Tokenizer(Protocol):
 
     def count_sections(self, sections: list[str]) -> list[int]: ...
 
+    def count_tiers(self, texts: dict[str, str]) -> dict[str, int] | None:
+        """Exact counts of a compiled prompt's tier texts from a better tokenizer than this one's own
+        (a server's: agents/llm/tokenize.py), or None."""
+
 
 class TiktokenTokenizer:
     """A tiktoken encoding. Text is encoded as ordinary text: a "<|endoftext|>" typed by a user
@@ -176,6 +180,9 @@ class TiktokenTokenizer:
         The joined text is tokenized once, as it is sent, so the counts add up to its exact
         total; tokenizing the sections apart could merge differently at their seams."""
         return list(_count_sections(self.name, tuple(sections)))
+
+    def count_tiers(self, texts: dict[str, str]) -> dict[str, int] | None:
+        return None  # its own counts are as good as it gets
 
     def __repr__(self) -> str:
         return f"TiktokenTokenizer({self.name!r})"

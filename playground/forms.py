@@ -17,6 +17,7 @@ from agents.models import Agent, Group
 from agents.tools.schema import MAX_SOURCE_CHARS, ToolSourceError, tool_parse
 from memory.models import Block, MemoryTemplate
 from memory.selectors import memory_templates
+from playground.api.views.base import not_text
 
 
 def template_choices(kind: str, owner) -> list[tuple[str, str]]:
@@ -350,10 +351,30 @@ class AgentSettingsForm(forms.Form):
                                    widget=forms.NumberInput(attrs={"step": "0.01"}),
                                    help_text="of the message queue evicted into the summary at a flush")
     completion_reserve = forms.IntegerField(min_value=0, max_value=1_000_000, help_text="tokens kept for the reply")
+    catalog = None
+    window_prefilled = False
 
     @classmethod
-    def of(cls, agent, data=None) -> "AgentSettingsForm":
-        return cls(data, initial={**{name: getattr(agent, name) for name in cls.base_fields}, "tags": ", ".join(agent.tags)})
+    def of(cls, agent, data=None, catalog=None) -> "AgentSettingsForm":
+        """With a catalog (agents.llm.catalog), the model field offers its models, and a model whose
+        server reports its window bounds the context window, or prefills it when the model changes."""
+        form = cls(data, initial={**{name: getattr(agent, name) for name in cls.base_fields}, "tags": ", ".join(agent.tags)})
+        form.catalog, form.window_prefilled = catalog, False
+        if catalog is not None:
+            form.fields["model"].widget.attrs["list"] = "model-choices"
+            form.fields["model"].help_text = "a handle <server>/<model> from the list, or any model name; blank: LLM_MODEL"
+        return form
+
+    def clean(self):
+        data = super().clean()
+        chosen = self.catalog.find(data["model"]) if self.catalog is not None and data.get("model") else None
+        window = chosen.context_window if chosen else None
+        if window and "model" in self.changed_data and "context_window" not in self.changed_data:
+            data["context_window"] = min(window, self.fields["context_window"].max_value)
+            self.window_prefilled = True
+        elif window and data.get("context_window") and data["context_window"] > window:
+            self.add_error("context_window", f"{chosen.handle} has a window of {window} tokens, as its server reports")
+        return data
 
     def clean_tags(self) -> list[str]:
         tags = [tag.strip() for tag in self.cleaned_data["tags"].split(",") if tag.strip()]
@@ -362,7 +383,8 @@ class AgentSettingsForm(forms.Form):
         return list(dict.fromkeys(tags))
 
     def changes(self) -> dict:
-        return {name: self.cleaned_data[name] for name in self.changed_data}
+        changed = [*self.changed_data, *(["context_window"] if self.window_prefilled else [])]
+        return {name: self.cleaned_data[name] for name in changed}
 
 
 class ScheduleForm(forms.Form):
@@ -387,3 +409,50 @@ class ScheduleForm(forms.Form):
         data = self.cleaned_data
         return {"kind": data["kind"], "text": data["text"], "at": data["at"],
                 "every_seconds": data["every_minutes"] * 60 if data["every_minutes"] else None}
+
+
+class ModelServerForm(forms.Form):
+    """A model server added on the Model servers page; model_server_create checks it further."""
+
+    name = forms.CharField(max_length=64, help_text="its models are offered as <name>/<model>")
+    kind = forms.ChoiceField(choices=[("openai_compatible", "OpenAI-compatible"), ("vllm", "vLLM"), ("ollama", "Ollama"),
+                                      ("llamacpp", "llama.cpp"), ("openai", "OpenAI")],
+                             help_text="vLLM, Ollama and llama.cpp are asked for their context windows")
+    base_url = forms.CharField(label="base URL", max_length=500, help_text="its OpenAI API, like http://localhost:8000/v1")
+    api_key = forms.CharField(label="API key", max_length=2000, required=False,
+                              widget=forms.PasswordInput(render_value=False),
+                              help_text="kept encrypted; never shown again (local servers may need none)")
+
+
+class ModelServerKeyForm(forms.Form):
+    api_key = forms.CharField(label="new API key", max_length=2000, widget=forms.PasswordInput(
+        render_value=False, attrs={"placeholder": "new key", "aria-label": "new API key"}))
+
+
+AGENT_FILE_MAX_BYTES = 50 * 1024 * 1024  # as POST /v1/agents/import takes
+
+
+class AgentFileForm(forms.Form):
+    """An agent file (.af, Letta's JSON) to import on the Import page; cleaned to its parsed JSON.
+    What it says is checked by agents.agent_file.agent_file_read."""
+
+    file = forms.FileField(label="agent file (.af)", help_text="exported from this playground or from Letta")
+    name = forms.CharField(max_length=200, required=False, help_text="a new name for the agent (else the file's)")
+    strip_messages = forms.BooleanField(required=False, label="leave out the conversation")
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > AGENT_FILE_MAX_BYTES:
+            raise forms.ValidationError(f"An agent file may have {AGENT_FILE_MAX_BYTES // (1024 * 1024)} MB at most.")
+        try:
+            data = json.loads(upload.read())
+        except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
+            raise forms.ValidationError(f"This is not a JSON agent file ({error}).") from None
+        except RecursionError:
+            raise forms.ValidationError("This is not an agent file: its JSON is nested too deep.") from None
+        if not isinstance(data, dict):
+            raise forms.ValidationError("This is not an agent file: it holds no JSON object.")
+        if not_text(data) is not None:  # PostgreSQL text cannot hold it; refused, not cleaned away
+            raise forms.ValidationError("The file holds a NUL character or a lone surrogate, which text cannot hold.")
+        return data
+

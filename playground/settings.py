@@ -28,6 +28,7 @@ SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+CSRF_FAILURE_VIEW = "playground.api.errors.csrf_failure"  # JSON under /v1, Django's page elsewhere
 
 INSTALLED_APPS = [
     "daphne",
@@ -189,6 +190,13 @@ OPENAI_BASE_URL = env_url("OPENAI_BASE_URL", schemes=("http", "https"))
 LLM_MODEL = env_str("LLM_MODEL")
 LLM_TIMEOUT = env_float("LLM_TIMEOUT", 120.0, minimum=1.0)
 LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 3, minimum=0, maximum=10)
+# encrypts the API keys of people's model servers (agents/llm/keys.py); unset: derived from SECRET_KEY.
+# Changing it makes the stored keys unreadable (each must be entered again).
+MODEL_KEYS_SECRET = env_str("MODEL_KEYS_SECRET")
+# listing a model server's models (GET /v1/models and the probes for context windows): each call's
+# time-out, and how long a server's answer is reused
+MODEL_LIST_TIMEOUT = env_float("MODEL_LIST_TIMEOUT", 3.0, minimum=0.1, maximum=60.0)
+MODEL_LIST_CACHE_SECONDS = env_int("MODEL_LIST_CACHE_SECONDS", 60, minimum=0, maximum=3600)
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "local/all-MiniLM-L6-v2")
 # new messages are embedded together, at most this long after they are stored
 EMBED_BATCH_SECONDS = env_float("EMBED_BATCH_SECONDS", 1.0, minimum=0.0, maximum=60.0)
@@ -266,6 +274,9 @@ RUNS_REQUEUE_AFTER_SECONDS = env_float("RUNS_REQUEUE_AFTER_SECONDS", 60.0, minim
 # (by default, two whole turns' deadlines). One message reaches AGENT_MESSAGE_MAX_FANOUT agents at
 # most, and a message sent because of a message goes AGENT_MESSAGE_MAX_DEPTH deep at most
 # (person -> A -> B is 2 deep).
+# every event of a run is also kept, numbered, in a Redis stream of its own for this long after its last
+# event: an API client that lost its connection reads the run's stream on from the last number it saw
+EVENT_LOG_SECONDS = env_float("EVENT_LOG_SECONDS", 24 * 3600, minimum=60)
 AGENT_REPLY_TIMEOUT_SECONDS = env_float("AGENT_REPLY_TIMEOUT_SECONDS", 2 * TURN_DEADLINE_SECONDS, minimum=1.0)
 AGENT_MESSAGE_MAX_FANOUT = env_int("AGENT_MESSAGE_MAX_FANOUT", 10, minimum=1, maximum=1000)
 AGENT_MESSAGE_MAX_DEPTH = env_int("AGENT_MESSAGE_MAX_DEPTH", 5, minimum=1, maximum=100)

@@ -175,6 +175,33 @@ def _pieces(s: str, n: int = 3) -> list[str]:
     return [s[i:i + size] for i in range(0, len(s), size)]
 
 
+TOOLS_REFUSED = "tools param requires --jinja flag"  # llama.cpp's words
+
+
+def tools_refusal(body: dict) -> str | None:
+    """What a server without tool calling answers 400 to: anything of the tool-calling protocol."""
+    messages = body.get("messages") or []
+    if any(key in body for key in ("tools", "tool_choice", "parallel_tool_calls")) or any(
+            m.get("role") == "tool" or m.get("tool_calls") for m in messages):
+        return TOOLS_REFUSED
+    return None
+
+
+def fake_tokens(text: str) -> list[int]:
+    """A server tokenizer unlike tiktoken, so that a test tells the counts apart: a token a word or a sign."""
+    return [sum(map(ord, piece)) for piece in re.findall(r"\w+|[^\w\s]", text)]
+
+
+def tokenize_answer(kind: str, body: dict) -> dict:
+    """POST /tokenize as vLLM ({"model", "prompt"} -> {"count", "tokens", "max_model_len"}) or llama.cpp
+    ({"content"} -> {"tokens"}) answers it."""
+    if kind == "vllm":
+        text = body.get("prompt") or "".join(str(m.get("content") or "") for m in body.get("messages") or [])
+        tokens = fake_tokens(text)
+        return {"count": len(tokens), "tokens": tokens, "max_model_len": CONTEXT_LENGTH}
+    return {"tokens": fake_tokens(body.get("content") or "")}
+
+
 def _embedding(text: str, dimensions: int) -> list[float]:
     digest = hashlib.shake_256(text.encode()).digest(2 * dimensions)
     values = [int.from_bytes(digest[i:i + 2], "big") / 32767.5 - 1 for i in range(0, len(digest), 2)]
@@ -187,6 +214,18 @@ class FakeLLM:
         self.responder: Callable[[dict], Response | None] | None = None
         self.unexpected = 0
         self.refused: list[str] = []  # why requests were refused as OpenAI would refuse them
+        # a server without tool calling (llama.cpp without --jinja): it refuses tools, tool_calls, role "tool"
+        self.tools_refused = False
+        self.tokenizer: str | None = None  # "vllm" or "llamacpp": POST /tokenize answers as that server's does
+        self.usage_reported = True  # False: a server that ignores stream_options.include_usage
+        # what GET /v1/models lists, and what servers other than OpenAI say of their models: extra
+        # fields of a listed entry (vLLM's max_model_len), Ollama's POST /api/show answers by model,
+        # llama.cpp's GET /props; models_delay makes the listing slow
+        self.models: list[str] = list(MODELS)
+        self.model_fields: dict[str, dict] = {}
+        self.shown: dict[str, dict] = {}
+        self.props: dict | None = None
+        self.models_delay = 0.0
         self._queue: list[Response] = []
         self._requests: list[dict] = []
         self._lock = threading.Lock()
@@ -276,8 +315,20 @@ def _handler_for(server: FakeLLM) -> type[BaseHTTPRequestHandler]:
             server._record(path, {k.lower(): v for k, v in self.headers.items()}, body)
             try:
                 if (self.command, path) == ("GET", "/v1/models"):
+                    if server.models_delay and server._stopping.wait(server.models_delay):
+                        return
                     self._json(200, {"object": "list", "data": [
-                        {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in MODELS]})
+                        {"id": m, "object": "model", "created": 0, "owned_by": "fake", **server.model_fields.get(m, {})}
+                        for m in server.models]})
+                elif (self.command, path) == ("POST", "/api/show") and (body or {}).get("model") in server.shown:
+                    self._json(200, server.shown[body["model"]])
+                elif (self.command, path) == ("GET", "/props") and server.props is not None:
+                    self._json(200, server.props)
+                elif (self.command, path) == ("POST", "/tokenize"):  # a 404 where it has none, as OpenAI and Ollama
+                    if server.tokenizer is None:
+                        self._error(error(404, "Not Found"))
+                    else:
+                        self._json(200, tokenize_answer(server.tokenizer, body))
                 elif (self.command, path) == ("POST", "/v1/embeddings"):
                     self._embeddings(body)
                 elif (self.command, path) == ("POST", "/v1/chat/completions"):
@@ -316,6 +367,10 @@ def _handler_for(server: FakeLLM) -> type[BaseHTTPRequestHandler]:
                              "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
         def _chat(self, body: dict) -> None:
+            if server.tools_refused and (problem := tools_refusal(body)) is not None:
+                with server._lock:
+                    server.refused.append(problem)
+                return self._error(error(400, problem, type="invalid_request_error"))
             if (problem := protocol_error(body)) is not None:
                 with server._lock:
                     server.refused.append(problem)
@@ -340,7 +395,7 @@ def _handler_for(server: FakeLLM) -> type[BaseHTTPRequestHandler]:
             self._stream(body, response, head, finish, usage)
 
         def _stream(self, body: dict, response: Response, head: dict, finish: str, usage: dict) -> None:
-            include_usage = (body.get("stream_options") or {}).get("include_usage")
+            include_usage = (body.get("stream_options") or {}).get("include_usage") and server.usage_reported
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream; charset=utf-8")
             self.send_header("Cache-Control", "no-cache")

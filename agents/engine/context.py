@@ -10,7 +10,7 @@ from typing import Any
 
 from agents.engine import prompts
 from agents.engine.types import AgentState, BlockView, MessageView
-from memory.tokens import REPLY_PRIMING, Tokenizer, count_message, count_tools
+from memory.tokens import REPLY_PRIMING, Tokenizer, _compact_json, _content_text, count_message, count_tools
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 TIERS = ("system_instructions", "tool_schemas", "core_memory", "memory_metadata", "summary", "messages")
@@ -126,12 +126,16 @@ def compile_context(
         "summary": sum(count_message(tokenizer, m) for m in summary),
         "messages": sum(count_message(tokenizer, m) for m in history) + REPLY_PRIMING,
     }
+    exact = _server_counts(tokenizer, tokens, {
+        "system_instructions": instructions, "tool_schemas": _compact_json(tools) if tools else "", "core_memory": core,
+        "memory_metadata": metadata, "summary": "\n".join(_message_text(m) for m in summary),
+        "messages": "\n".join(_message_text(m) for m in history)})
     tokens["prompt_total"] = sum(tokens[tier] for tier in TIERS)
     tokens.update(
         completion_reserve=state.completion_reserve,
         context_window=state.context_window,
-        encoding=tokenizer.name,
-        approximate=approximate,
+        encoding=f"{getattr(tokenizer, 'server_name', '')} server tokenizer".lstrip() if exact else tokenizer.name,
+        approximate=approximate and not exact,
     )
     sections = {
         "system_instructions": state.system,
@@ -143,6 +147,24 @@ def compile_context(
     }
     return CompiledContext(messages=messages, tools=tools, tokens=tokens, sections=sections,
                            recall_count=state.recall_count, archival_count=state.archival_count)
+
+
+def _message_text(message: dict[str, Any]) -> str:
+    """The text of a message that its tokens come from, as count_message reads it."""
+    parts = [message["role"], _content_text(message.get("content")), message.get("name") or "",
+             message.get("tool_call_id") or ""]
+    return "\n".join([*filter(None, parts), *(_compact_json(call) for call in message.get("tool_calls") or ())])
+
+
+def _server_counts(tokenizer: Tokenizer, tokens: dict[str, Any], texts: dict[str, str]) -> bool:
+    """Where the tokenizer has a server's own counts of the tiers (one call a tier whose text changed, not
+    one a message), each tier's text is counted by it instead: the chat format's overhead stays ours."""
+    counted = tokenizer.count_tiers(texts)
+    if counted is None:
+        return False
+    for tier, count in counted.items():
+        tokens[tier] += count - len(tokenizer.encode(texts[tier]))
+    return True
 
 
 def over_flush_line(context: CompiledContext) -> bool:

@@ -11,7 +11,9 @@ turn read back later are made of the same events:
     user_message, system_alert, reasoning, tool_call, assistant_message, tool_result, summary
 
 Each of these carries the message's `id`, `run_id`, `step_id` and `date`. The other kinds happen
-only live: run_started, reasoning_delta, usage, retry, waiting, memory_change, error and stop.
+only live: run_started, reasoning_delta, tool_call_delta, assistant_delta, usage, retry, waiting,
+memory_change, error and stop. Where the pieces of an answer were streamed (the *_delta events, made
+by agents.engine.streaming), the stored answer's events that they told all of carry `streamed: true`.
 """
 
 import json
@@ -161,10 +163,24 @@ def waiting(*, run_id: int, runs: list[int], agents: list[dict], until: str) -> 
     return _event("waiting", run_id, runs=runs, agents=agents, until=until)
 
 
-def reasoning_delta(*, run_id: int | None, step: int, delta: str) -> Event:
+def reasoning_delta(*, run_id: int | None, step: int, delta: str, message_id: int | None = None) -> Event:
     """A piece of the content the model is writing in call number `step` of the run (its thoughts,
-    or its plain answer), as it streams in."""
-    return _event("reasoning_delta", run_id, step=step, delta=delta)
+    or its plain answer), as it streams in; `message_id`: the message the answer will be stored as."""
+    return _event("reasoning_delta", run_id, step=step, delta=delta, message_id=message_id)
+
+
+def tool_call_delta(*, run_id: int | None, step: int, message_id: int | None, call: int, tool_call_id: str, name: str,
+                    tool: str, delta: str) -> Event:
+    """A piece of tool call number `call` of the answer being written: `name`, a piece of the tool's
+    name (all of it, on the first piece, from most servers); `tool`, its name so far; `delta`, a piece
+    of its arguments (raw JSON text)."""
+    return _event("tool_call_delta", run_id, step=step, message_id=message_id, call=call, tool_call_id=tool_call_id,
+                  name=name, tool=tool, delta=delta)
+
+
+def assistant_delta(*, run_id: int | None, step: int, message_id: int | None, tool_call_id: str, delta: str) -> Event:
+    """A piece of what a send_message call being written says to the user (its "message", decoded)."""
+    return _event("assistant_delta", run_id, step=step, message_id=message_id, tool_call_id=tool_call_id, delta=delta)
 
 
 def usage(*, run_id: int | None, step_id: int, step: int, purpose: str, tokens: dict, usage: dict | None,

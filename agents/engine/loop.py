@@ -9,10 +9,12 @@ from typing import Any, Callable
 from agents.engine import events, prompts
 from agents.engine.context import CompiledContext, compile_context, over_flush_line, over_warning_line
 from agents.engine.rules import ToolRules
+from agents.engine.streaming import AnswerStream
 from agents.engine.tools import ToolContext, ToolOutcome, argument_of, execute, tools_of
 from agents.engine.types import (
     LLM,
     Completion,
+    Delta,
     MessageView,
     Messenger,
     Publish,
@@ -109,6 +111,7 @@ class Turn:
         self.calls = calls  # LLM calls in this turn, failed and summary calls included
         self.steps = steps
         self.suspension: Suspension | None = None
+        self.stream: AnswerStream | None = None  # the last agent call's, whose answer `act` stores
         self.deadline = time.monotonic() + self.settings.deadline_seconds
 
     def steps_from(self, first: Callable[[], str | None]) -> TurnResult:
@@ -138,17 +141,21 @@ class Turn:
 
     # --- messages ----------------------------------------------------------------------------
 
-    def append(self, *messages: MessageView, step_id: int | None = None) -> list[MessageView]:
-        """Store messages in recall memory and the context window, and announce them."""
+    def append(self, *messages: MessageView, step_id: int | None = None,
+               streamed: AnswerStream | None = None) -> list[MessageView]:
+        """Store messages in recall memory and the context window, and announce them (`streamed`: the
+        pieces of the answer told already)."""
         saved = self.store.append(list(messages), step_id=step_id)
         self.state.messages.extend(saved)
         self.state.recall_count += len(saved)
-        self.announce(saved)
+        self.announce(saved, streamed)
         return saved
 
-    def announce(self, messages: list[MessageView]) -> None:
+    def announce(self, messages: list[MessageView], streamed: AnswerStream | None = None) -> None:
         for message in messages:
             for event in events.message_events(message):
+                if streamed is not None and streamed.covers(event):
+                    event["streamed"] = True
                 self.publish(event)
 
     def record_event(self, event: Event) -> None:
@@ -252,9 +259,13 @@ class Turn:
             index = self.calls
             self.calls += 1
             started = time.perf_counter()
-            on_content = self.streamer(index) if purpose == "agent" else (lambda piece: None)
+            # an answer's pieces go out as they come, named by the message it will be stored as
+            stream = AnswerStream(self.publish, run_id=self.run_id, step=index,
+                                  message_id=self.store.reserve_message_id()) if purpose == "agent" else None
+            if stream is not None:
+                self.stream = stream
             try:
-                completion = self.llm.complete(request, on_content)
+                completion = self.llm.complete(request, stream.take if stream is not None else _ignore)
             except ProviderError as error:
                 latency = (time.perf_counter() - started) * 1000
                 step_id = self.store.save_step(StepRecord(index, request["model"], request, None, tokens, None,
@@ -278,12 +289,6 @@ class Turn:
             return completion, step_id
         raise AssertionError("unreachable")
 
-    def streamer(self, index: int) -> Callable[[str], None]:
-        def on_content(piece: str) -> None:
-            self.publish(events.reasoning_delta(run_id=self.run_id, step=index, delta=piece))
-
-        return on_content
-
     # --- acting on the model's answer ---------------------------------------------------------
 
     def act(self, completion: Completion, step_id: int) -> str | None:
@@ -291,15 +296,16 @@ class Turn:
         notes = [self.rule_note] if self.rule_note else []
         if not completion.tool_calls:
             # weak models answer in plain text: that is the agent's message, and the turn ends
-            self.append(MessageView(None, "assistant", "assistant", completion.content, completion.content.strip()),
-                        step_id=step_id)
+            self.append(MessageView(self.stream.message_id, "assistant", "assistant", completion.content,
+                                    completion.content.strip()), step_id=step_id, streamed=self.stream)
             return self.end_or_go_on(step_id, notes, "no_tool_call")
 
         calls = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
                  for c in completion.tool_calls]
         spoken = [argument_of(c.arguments, "message") for c in completion.tool_calls if c.name == "send_message"]
         text = "\n\n".join(s for s in spoken if s) or events.thoughts_of(completion.content, calls)
-        self.append(MessageView(None, "assistant", "assistant", completion.content, text, tool_calls=calls), step_id=step_id)
+        self.append(MessageView(self.stream.message_id, "assistant", "assistant", completion.content, text,
+                                tool_calls=calls), step_id=step_id, streamed=self.stream)
 
         heartbeat, failed, ends = False, False, False
         waiting: list[dict] = []  # calls whose results are other agents' replies
@@ -401,6 +407,10 @@ class Turn:
         except ProviderError as error:
             raise TurnFailure(f"The summary of evicted messages failed: {error.message}") from error
         return completion.content.strip() or previous
+
+
+def _ignore(delta: Delta) -> None:  # a summary's answer is not shown as it streams
+    pass
 
 
 def eviction_point(messages: list[MessageView], share: float) -> int:

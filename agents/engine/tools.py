@@ -493,6 +493,32 @@ def _run_custom(ctx: ToolContext, tool: ToolSpec, arguments: dict) -> ToolOutcom
     return ToolOutcome(status="OK", message=_cut(value, tool.return_char_limit), heartbeat=heartbeat)
 
 
+HEARTBEAT_FALLBACK_NOTE = ("You did not set request_heartbeat, so a heartbeat was given anyway: set it to true to act "
+                           "again after a call, or to false to stop there.")
+
+
+def _ends_with_send_message(ctx: ToolContext) -> bool:
+    """Whether the answer this call is part of also sends a message: then the call is not the chain's last."""
+    for message in reversed(ctx.state.messages):
+        if message.role == "assistant" and message.tool_calls and any(c["id"] == ctx.call_id for c in message.tool_calls):
+            return any(c["function"]["name"] == "send_message" for c in message.tool_calls)
+    return False
+
+
+def heartbeat_fallback(ctx: ToolContext, name: str, arguments: dict, outcome: ToolOutcome) -> ToolOutcome:
+    """Weak models forget request_heartbeat after a tool that is not the end of their chain (say, an
+    archival_memory_insert before the reply) and the turn stops there, silent. With the agent's
+    heartbeat_fallback on, such a call goes on anyway, and its result tells the model, so that it learns.
+    An explicit false is the model's choice and stays."""
+    if (not ctx.state.heartbeat_fallback or name == "send_message" or outcome.heartbeat
+            or "request_heartbeat" in arguments or _ends_with_send_message(ctx)):
+        return outcome
+    message = outcome.message
+    if outcome.waits_for is None:  # a waiting call's result is the replies
+        message = HEARTBEAT_FALLBACK_NOTE if message in (None, "") else f"{message}\n\n{HEARTBEAT_FALLBACK_NOTE}"
+    return replace(outcome, heartbeat=True, message=message)
+
+
 def execute(ctx: ToolContext, name: str, raw_arguments: str, call_id: str = "") -> ToolOutcome:
     """Run one tool call as the model sent it: a tool of the agent's tool set, or a failed result."""
     ctx = replace(ctx, call_id=call_id)
@@ -511,7 +537,7 @@ def execute(ctx: ToolContext, name: str, raw_arguments: str, call_id: str = "") 
         return _failed(f"The arguments of {name} must be a JSON object, not {type(arguments).__name__}.")
     if tools[name].kind == "custom":
         try:
-            return _run_custom(ctx, tools[name], arguments)
+            return heartbeat_fallback(ctx, name, arguments, _run_custom(ctx, tools[name], dict(arguments)))
         except Exception as error:  # a bug of ours: the model reads it, the turn goes on
             logger.warning("custom tool %s raised", name, exc_info=True)
             return _failed(f"{name} failed: {type(error).__name__}: {str(error)[:MAX_ERROR_CHARS]}")
@@ -521,7 +547,7 @@ def execute(ctx: ToolContext, name: str, raw_arguments: str, call_id: str = "") 
     except ValidationError as error:
         return _failed(_explain(error, name))
     try:
-        return function(ctx, parsed)
+        return heartbeat_fallback(ctx, name, arguments, function(ctx, parsed))
     except Exception as error:  # a bug, or input the store refuses: the model reads it, the turn goes on
         logger.warning("tool %s raised", name, exc_info=True)
         return _failed(f"{name} failed: {type(error).__name__}: {str(error)[:MAX_ERROR_CHARS]}")

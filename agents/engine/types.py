@@ -142,6 +142,7 @@ class AgentState:
     memory_edited_at: datetime | None = None
     tools: list[ToolSpec] | None = None  # the agent's tool set; None: every built-in tool
     tool_rules: list[dict] = field(default_factory=list)  # Letta's, as agents/engine/rules.py reads them
+    heartbeat_fallback: bool = False  # a forgotten request_heartbeat gets one (agents/engine/tools.py)
 
     def block(self, label: str) -> BlockView | None:
         return next((b for b in self.blocks if b.label == label), None)
@@ -193,9 +194,21 @@ class Completion:
     response: dict[str, Any]  # the response as assembled from the stream, for the trace
 
 
+@dataclass(frozen=True)
+class Delta:
+    """A piece of an answer as it streams in: of its content, or of its tool call number `call`
+    (`call_id` is the id the finished call will have; `name` comes with the call's first piece)."""
+
+    content: str = ""
+    call: int | None = None
+    call_id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+
 class LLM(Protocol):
-    def complete(self, request: dict[str, Any], on_content: Callable[[str], None]) -> Completion:
-        """Send one chat completion request; call on_content with each piece of content as it streams.
+    def complete(self, request: dict[str, Any], on_delta: Callable[[Delta], None]) -> Completion:
+        """Send one chat completion request; call on_delta with each piece of the answer as it streams.
 
         Raises memory.openai_api.ProviderError (retryable, context_overflow)."""
 
@@ -206,6 +219,10 @@ class Store(Protocol):
     def load(self) -> AgentState: ...
 
     def append(self, messages: list[MessageView], *, step_id: int | None = None) -> list[MessageView]: ...
+
+    def reserve_message_id(self) -> int | None:
+        """An id for a message not yet written (an answer streamed before it is stored): a message
+        appended with it keeps it, and it sorts after every message appended before."""
 
     def edit_block(self, label: str, *, append: str | None = None, replace: tuple[str, str] | None = None,
                    step_id: int | None) -> BlockView:

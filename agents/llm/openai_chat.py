@@ -6,7 +6,7 @@ import uuid
 from contextlib import closing
 from typing import Any, Callable
 
-from agents.engine.types import Completion, ToolCall
+from agents.engine.types import Completion, Delta, ToolCall
 from memory.errors import ProviderError
 from memory.text import clean
 from memory.openai_api import make_client, stream_chat
@@ -52,13 +52,13 @@ class OpenAIChat:
         self.client = make_client(base_url=base_url, api_key=api_key, timeout=timeout)
         self.timeout = timeout
 
-    def complete(self, request: dict[str, Any], on_content: Callable[[str], None]) -> Completion:
+    def complete(self, request: dict[str, Any], on_delta: Callable[[Delta], None]) -> Completion:
         body = {key: value for key, value in request.items() if key != "stream"}
         limit = max(MIN_ANSWER_CHARS, body["max_tokens"] * CHARS_PER_TOKEN_AT_MOST) if body.get("max_tokens") \
             else MAX_ANSWER_CHARS
         if "max_tokens" in body and COMPLETION_TOKENS_MODELS.match(str(body.get("model", ""))):
             body["max_completion_tokens"] = body.pop("max_tokens")
-        answer = _Answer(on_content)
+        answer = _Answer(on_delta)
         deadline = time.monotonic() + self.timeout  # the client's time-out bounds each read; this, the whole call
         with closing(stream_chat(self.client, **body)) as chunks:
             for chunk in chunks:
@@ -78,8 +78,8 @@ class OpenAIChat:
 class _Answer:
     """A streamed answer put back together, chunk by chunk."""
 
-    def __init__(self, on_content: Callable[[str], None]) -> None:
-        self.on_content = on_content
+    def __init__(self, on_delta: Callable[[Delta], None]) -> None:
+        self.on_delta = on_delta
         self.content: list[str] = []
         self.calls: dict[int, dict[str, Any]] = {}
         self.finish_reason = self.response_id = self.model = None
@@ -99,27 +99,29 @@ class _Answer:
                 piece = clean(piece)
                 self.produced += len(piece)
                 self.content.append(piece)
-                self.on_content(piece)
+                self.on_delta(Delta(content=piece))
             for part in _objects(delta.get("tool_calls")):
                 index = part.get("index") if isinstance(part.get("index"), int) else 0
-                slot = self.calls.setdefault(index, {"id": "", "name": "", "arguments": []})
-                slot["id"] = slot["id"] or _text(part.get("id"))
+                if index not in self.calls:  # its id is settled now, so the pieces streamed name the call stored
+                    given = _text(part.get("id"))
+                    ids = {slot["id"] for slot in self.calls.values()}
+                    call_id = given if CALL_ID.match(given) and given not in ids else f"call_{uuid.uuid4().hex[:12]}"
+                    self.calls[index] = {"id": call_id, "name": "", "arguments": []}
+                slot = self.calls[index]
                 function = part.get("function") if isinstance(part.get("function"), dict) else {}
                 name, arguments = _text(function.get("name")), _text(function.get("arguments"))
                 slot["name"] += name
                 slot["arguments"].append(arguments)
                 self.produced += len(name) + len(arguments)
+                if name or arguments:
+                    self.on_delta(Delta(call=index, call_id=slot["id"], name=name, arguments=clean(arguments)))
             self.finish_reason = choice.get("finish_reason") or self.finish_reason
 
     def completion(self) -> Completion:
-        tool_calls, ids = [], set()
-        for _, slot in sorted(self.calls.items()):
-            call_id = slot["id"]
-            if not CALL_ID.match(call_id) or call_id in ids:  # none (some local servers), odd, or a repeat
-                call_id = f"call_{uuid.uuid4().hex[:12]}"
-            ids.add(call_id)
-            tool_calls.append(ToolCall(id=call_id, name=_safe_name(slot["name"]),
-                                       arguments=clean("".join(slot["arguments"]))))
+        # ids were settled as each call began: the model's own, or one made up for a missing (some local
+        # servers), odd or repeated id
+        tool_calls = [ToolCall(id=slot["id"], name=_safe_name(slot["name"]), arguments=clean("".join(slot["arguments"])))
+                      for _, slot in sorted(self.calls.items())]
         text = "".join(self.content)
         message: dict[str, Any] = {"role": "assistant", "content": text or None}
         if tool_calls:

@@ -12,7 +12,9 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.csrf import csrf_failure as django_csrf_failure
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -103,6 +105,11 @@ def _flatten(errors: Any, path: str = "") -> list[str]:
     return [f"{path}: {errors}" if path else str(errors)]
 
 
+def error_lines(errors: Any) -> list[str]:
+    """A serializer's errors as lines a person reads ("agents.0.name: This field is required.")."""
+    return _flatten(errors)
+
+
 def _body(exc: exceptions.APIException) -> dict[str, Any]:
     if isinstance(exc, exceptions.ValidationError):
         lines = _flatten(exc.detail)
@@ -128,8 +135,21 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     return response
 
 
+@csrf_exempt  # like every /v1 view (DRF's are): else a POST here got Django's HTML "403 CSRF" page, not this
 def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
-    """Any /v1 path no route matches."""
+    """Any /v1 path no route matches, whatever the method."""
     response = JsonResponse({"detail": f"No route {request.method} {request.path}.", "code": "not_found"}, status=404)
+    response["x-should-retry"] = "false"
+    return response
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """settings.CSRF_FAILURE_VIEW: a /v1 client gets JSON (the API takes tokens, not cookies); a page
+    Django's own explanation."""
+    if not request.path.startswith("/v1/"):
+        return django_csrf_failure(request, reason)
+    response = JsonResponse({"detail": f"CSRF check failed: {reason} Send the API token as "
+                                       "\"Authorization: Bearer <token>\" instead of a session cookie.",
+                             "code": "csrf_failed"}, status=403)
     response["x-should-retry"] = "false"
     return response

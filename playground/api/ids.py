@@ -13,7 +13,8 @@ _ID = re.compile(r"^([a-z]+)-(\d{1,19})$")
 
 # kind in the id -> what a person calls it, for error messages
 NOUNS = {"agent": "agent", "block": "block", "message": "message", "passage": "passage", "run": "run",
-         "step": "step", "source": "folder", "file": "file", "group": "group"}
+         "step": "step", "source": "folder", "file": "file", "group": "group",
+         "provider": "model server"}
 
 
 def to_id(kind: str, pk: int | None) -> str | None:

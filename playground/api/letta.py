@@ -18,8 +18,9 @@ from agents.agent_file import requirement_of
 from agents.engine.context import CompiledContext
 from agents.engine.events import Event, message_events
 from agents.engine.types import ToolRun
-from agents.llm import LLM_CLIENTS, model_name
-from agents.models import Agent, Group, Run, Step, Tool
+from agents.llm import LLM_CLIENTS, agent_model_name, server_named
+from agents.llm.catalog import CatalogModel
+from agents.models import Agent, Group, ModelServer, Run, Step, Tool
 from agents.storage import message_view
 from memory.embeddings import LOCAL_MODELS, OPENAI_MODELS
 from memory.models import BlockAttachment, Message
@@ -52,11 +53,14 @@ def moment(value: datetime | None) -> str | None:
 # --- settings ---------------------------------------------------------------------------------
 
 
-def model_handle(agent_model: str) -> str | None:
-    """`openai/<model>` for the model an agent uses (its own or LLM_MODEL); None when there is none."""
+def model_handle(agent_model: str, owner_id: int | None = None) -> str | None:
+    """`openai/<model>` for the model an agent uses (its own or LLM_MODEL), or `<server>/<model>` on
+    one of its owner's model servers; None when there is none."""
     name = (agent_model or settings.LLM_MODEL).strip()
     if not name:
         return None
+    if agent_model and server_named(agent_model, owner_id) is not None:
+        return name
     provider = name.partition("/")[0]
     return name if provider in LLM_CLIENTS and "/" in name else f"openai/{name}"
 
@@ -75,17 +79,48 @@ def public_endpoint(url: str | None) -> str:
     return f"{parts.scheme}://redacted"  # an OpenAI-compatible server of the operator's
 
 
+# Letta's model_endpoint_type and provider_type for our kinds of server (Letta has no llama.cpp provider)
+ENDPOINT_TYPES = {"openai": "openai", "vllm": "vllm", "ollama": "ollama", "llamacpp": "llamacpp",
+                  "openai_compatible": "openai"}
+PROVIDER_TYPES = {**ENDPOINT_TYPES, "llamacpp": "openai"}
+
+
 def llm_config(agent: Agent) -> dict[str, Any]:
+    server = server_named(agent.model, agent.owner_id)
     return {
-        "model": model_name(agent.model) or "",
-        "model_endpoint_type": "openai",
-        "model_endpoint": public_endpoint(settings.OPENAI_BASE_URL),
+        "model": agent_model_name(agent) or "",
+        "model_endpoint_type": ENDPOINT_TYPES[server.kind] if server else "openai",
+        # a person's own server is theirs to see (its address carries no key: model_server_create refuses one)
+        "model_endpoint": server.base_url if server else public_endpoint(settings.OPENAI_BASE_URL),
         "context_window": agent.context_window,
         "temperature": agent.temperature,
         "max_tokens": agent.completion_reserve,
-        "handle": model_handle(agent.model),
+        "handle": agent.model.strip() if server else model_handle(agent.model),
         "put_inner_thoughts_in_kwargs": False,
     }
+
+
+def model(entry: CatalogModel) -> dict[str, Any]:
+    """A model of a catalog (agents.llm.catalog) as Letta's Model. Letta requires a window: where the
+    server does not say, the window a new agent gets (AGENT_CONTEXT_WINDOW), and `context_window_known`
+    (ours) is false."""
+    window = entry.context_window or settings.AGENT_CONTEXT_WINDOW
+    operators = entry.server == "openai"
+    return {"handle": entry.handle, "name": entry.model, "model": entry.model, "display_name": entry.model,
+            "model_endpoint_type": ENDPOINT_TYPES.get(entry.kind, "openai"),
+            "model_endpoint": public_endpoint(settings.OPENAI_BASE_URL) if operators else None,
+            "provider_type": PROVIDER_TYPES.get(entry.kind, "openai"), "provider_name": entry.server,
+            "provider_category": "base" if operators else "byok", "model_type": "llm",
+            "context_window": window, "max_context_window": window,
+            "context_window_known": entry.context_window is not None}
+
+
+def provider(row: ModelServer) -> dict[str, Any]:
+    """A person's model server as Letta's Provider; its key is never shown again (`api_key` null)."""
+    return {"id": to_id("provider", row.pk), "name": row.name, "provider_type": row.kind,
+            "provider_category": "byok", "api_key": None, "api_key_set": bool(row.api_key_encrypted),
+            "base_url": row.base_url, "access_key": None, "region": None, "api_version": None,
+            "updated_at": moment(row.updated_at)}
 
 
 def embedding_dimensions(handle: str) -> int:
@@ -253,6 +288,46 @@ def turn_message(event: Event, options: dict) -> dict[str, Any] | None:
                              and converted["message_type"] != "error_message"):
         return None
     return converted
+
+
+def _delta_head(message_type: str, event: Event) -> dict[str, Any]:
+    return {**_head(message_type, {**event, "id": event["message_id"], "date": None}), "step_id": None}
+
+
+def stream_message(event: Event, options: dict) -> dict[str, Any] | None:
+    """What a stream shows of one event of a turn. With `stream_tokens`, as Letta streams tokens: the
+    answer's pieces as they come (reasoning_message, assistant_message and tool_call_message chunks
+    that share the message's id, each with the next piece of its `reasoning`, `content` or
+    `arguments`), and of the stored answer only what the pieces did not tell. Without it, whole
+    messages, once each is stored."""
+    kind = event.kind
+    if kind.endswith("_delta"):
+        if not options.get("stream_tokens"):
+            return None
+        converted = _delta_message(event, use_assistant_message=options["use_assistant_message"])
+    elif options.get("stream_tokens") and event.get("streamed"):
+        return None
+    else:
+        return turn_message(event, options)
+    types = options.get("include_return_message_types")
+    if converted is None or (types and converted["message_type"] not in types):
+        return None
+    return converted
+
+
+def _delta_message(event: Event, *, use_assistant_message: bool) -> dict[str, Any] | None:
+    kind = event.kind
+    if kind == "reasoning_delta":
+        return {**_delta_head("reasoning_message", event), "reasoning": event["delta"], "source": "non_reasoner_model",
+                "signature": None}
+    if kind == "assistant_delta":
+        return {**_delta_head("assistant_message", event), "content": event["delta"]} if use_assistant_message else None
+    if kind == "tool_call_delta":
+        if event["tool"] == "send_message" and use_assistant_message:
+            return None  # its words come as assistant_message pieces
+        call = {"name": event["name"] or None, "arguments": event["delta"], "tool_call_id": event["tool_call_id"]}
+        return {**_delta_head("tool_call_message", event), "tool_call": call, "tool_calls": call}  # a ToolCallDelta
+    return None
 
 
 def stop_reason(reason: str) -> dict[str, str]:

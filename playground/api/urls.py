@@ -9,8 +9,8 @@ from drf_spectacular.views import SpectacularJSONAPIView
 
 from playground.api import schema  # noqa: F401  (registers the bearer scheme with drf-spectacular)
 from playground.api.errors import not_found
-from playground.api.views import schedules
-from playground.api.views import agents, archival, blocks, docs, folders, groups, messages, runs, tools
+from playground.api.views import (agents, archival, blocks, docs, folders, groups, messages, providers, recall, runs,
+                                  schedules, tools)
 
 SCHEMA_PATHS: set[str] = set()
 
@@ -47,6 +47,8 @@ urlpatterns = [
     *route(agent + "messages/async", messages.AgentMessagesAsync.as_view(), "api-agent-messages-async"),
     *route(agent + "messages/cancel", messages.AgentMessagesCancel.as_view(), "api-agent-messages-cancel"),
     *route(agent + "reset-messages", messages.AgentMessagesReset.as_view(), "api-agent-reset"),
+    *route(agent + "messages/<str:message_id>", recall.AgentMessageEdit.as_view(), "api-agent-message"),
+    *route(agent + "summarize", recall.AgentSummarize.as_view(), "api-agent-summarize"),
     *route(agent + "schedule", schedules.AgentSchedules.as_view(), "api-agent-schedules"),
     *route(agent + "schedule/<str:scheduled_message_id>", schedules.AgentSchedule.as_view(), "api-agent-schedule"),
     *route(agent + "folders", folders.AgentFolders.as_view(), "api-agent-folders"),
@@ -55,14 +57,17 @@ urlpatterns = [
     *route("blocks/", blocks.BlockList.as_view(), "api-blocks"),
     *route("blocks/<str:block_id>", blocks.BlockDetail.as_view(), "api-block"),
     *route("blocks/<str:block_id>/agents", blocks.BlockAgents.as_view(), "api-block-agents"),
+    *route("messages/", recall.AllMessages.as_view(), "api-messages"),
     *route("messages/search", messages.MessageSearch.as_view(), "api-message-search"),
     *route("messages/<str:message_id>", messages.MessageDetail.as_view(), "api-message"),
     *route("passages/search", archival.PassageSearch.as_view(), "api-passage-search"),
     *route("runs/", runs.RunList.as_view(), "api-runs"),
     *route("runs/<str:run_id>", runs.RunDetail.as_view(), "api-run"),
     *route("runs/<str:run_id>/messages", runs.RunMessages.as_view(), "api-run-messages"),
+    *route("runs/<str:run_id>/stream", runs.RunStream.as_view(), "api-run-stream"),
     *route("runs/<str:run_id>/steps", runs.RunSteps.as_view(), "api-run-steps"),
     *route("runs/<str:run_id>/usage", runs.RunUsage.as_view(), "api-run-usage"),
+    *route("runs/<str:run_id>/trace", runs.RunTrace.as_view(), "api-run-trace"),
     *route("steps/", runs.StepList.as_view(), "api-steps"),
     *route("steps/<str:step_id>", runs.StepDetail.as_view(), "api-step"),
     *route("steps/<str:step_id>/trace", runs.StepTrace.as_view(), "api-step-trace"),
@@ -83,6 +88,8 @@ urlpatterns = [
     *route("groups/<str:group_id>/reset-messages", groups.GroupReset.as_view(), "api-group-reset"),
     *route("models/", tools.ModelList.as_view(), "api-models"),
     *route("models/embedding", tools.EmbeddingModelList.as_view(), "api-embedding-models"),
+    *route("providers/", providers.ProviderList.as_view(), "api-providers"),
+    *route("providers/<str:provider_id>", providers.ProviderDetail.as_view(), "api-provider"),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="api-schema"),
     path("docs", docs.api_docs, name="api-docs"),
     re_path(r"^.*$", not_found),  # JSON, not Django's HTML page, for any other /v1 path

@@ -1,4 +1,6 @@
-"""The agents list and the agent page with its chat."""
+"""The agents list and the agent page with its chat; agent files (.af) exported and imported."""
+
+import json
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
@@ -8,13 +10,21 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django_htmx.http import HttpResponseClientRedirect
+from django.utils.http import content_disposition_header
+from django.utils.text import slugify
+from rest_framework.exceptions import ValidationError as FileInvalid
 from django.views.decorators.http import require_GET, require_POST
 
+from agents.agent_file import agent_file_export, agent_file_import, agent_file_read
 from agents.llm import LLMNotConfigured
 from agents.models import RUN_UNFINISHED, Run
 from agents.services import agent_create, agent_delete, agent_duplicate, exchange_undo, messages_reset, turn_enqueue
+from agents.services import model_check_enqueue, model_check_result
+from memory.errors import ProviderError
 from memory.models import Document, Message, Passage
-from playground.forms import AgentCreateForm, MessageForm, id_param
+from playground.api.errors import error_lines
+from playground.forms import AgentCreateForm, AgentFileForm, MessageForm, id_param
+from playground.middleware import accepts_uploads
 from playground.presenters import chat_turns
 from playground.views.access import owned_agent
 from playground.views.memory import memory_context
@@ -144,3 +154,53 @@ def agent_action(request, agent_id: int, action: str):
     response = HttpResponse(status=204)
     response["HX-Refresh"] = "true"  # the chat shows what is left
     return response
+
+
+@login_required
+@require_GET
+def agent_export(request, agent_id: int):
+    """The agent as an agent file (.af): what GET /v1/agents/{id}/export answers, as a download."""
+    agent = owned_agent(request, agent_id)
+    response = HttpResponse(json.dumps(agent_file_export(agent=agent), indent=2, ensure_ascii=False),
+                            content_type="application/json")
+    response["Content-Disposition"] = content_disposition_header(True, f"{slugify(agent.name) or 'agent'}-{agent.pk}.af")
+    return response
+
+
+@accepts_uploads
+@login_required
+def agent_import(request):
+    """Upload an agent file; the new agent's page on success, the form with what is wrong otherwise."""
+    form = AgentFileForm(request.POST, request.FILES) if request.method == "POST" else AgentFileForm()
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            agents = agent_file_import(owner=request.user, **agent_file_read(
+                data["file"], name=data["name"] or None, strip_messages=data["strip_messages"]))
+        except FileInvalid as error:  # what the file says does not make an agent
+            form.add_error("file", error_lines(error.detail))
+        except (ValueError, ProviderError) as error:  # a custom tool's source, a block label; the embedding server
+            form.add_error("file", str(getattr(error, "message", None) or error))
+        else:
+            return redirect("agent", agent_id=agents[0].pk)
+    return render(request, "agents/import.html", {"form": form}, status=422 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def agent_check_model(request, agent_id: int):
+    """Check the agent's model (agents/llm/check.py) on a worker; the fragment polls for the report."""
+    agent = owned_agent(request, agent_id)
+    check_id = model_check_enqueue(agent=agent)
+    return render(request, "agents/detail.html#model-check", {"agent": agent, "check_id": check_id,
+                                                              "check": {"status": "running"}})
+
+
+@login_required
+@require_GET
+def agent_model_check(request, agent_id: int, check_id: str):
+    agent = owned_agent(request, agent_id)
+    check = model_check_result(agent=agent, check_id=check_id)
+    if check is None:
+        raise Http404("No such model check (reports are kept an hour)")
+    return render(request, "agents/detail.html#model-check", {"agent": agent, "check_id": check_id, "check": check})

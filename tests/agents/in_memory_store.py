@@ -40,10 +40,13 @@ class InMemoryStore:
                        recall_count=len(self.messages), archival_count=len(self.passages))
 
     def append(self, messages, *, step_id=None):
-        saved = [replace(m, id=next(self.ids), created_at=m.created_at or self.now, step_id=step_id) for m in messages]
+        saved = [replace(m, id=m.id or next(self.ids), created_at=m.created_at or self.now, step_id=step_id) for m in messages]
         self.messages.extend(saved)
         self.state.messages.extend(saved)
         return saved
+
+    def reserve_message_id(self):
+        return next(self.ids)
 
     def edit_block(self, label, *, append=None, replace=None, step_id):
         block = next(b for b in self.state.blocks if b.label == label)

@@ -13,7 +13,7 @@ from tests.fake_llm import error, text, tool_call
 
 
 def kinds(events):
-    return [e["type"] for e in events if e["type"] != "reasoning_delta"]
+    return [e["type"] for e in events if not e["type"].endswith("_delta")]
 
 
 def tool_result_of(request: dict, index: int = -1) -> dict:
@@ -38,6 +38,24 @@ def test_a_reply_with_send_message_ends_the_turn(run, fake_llm):
     assert request["stream"] is True and request["stream_options"] == {"include_usage": True}
     assert [t["function"]["name"] for t in request["tools"]][:2] == ["send_message", "core_memory_append"]
     assert [m.role for m in store.messages] == ["user", "assistant", "tool"]
+
+
+def test_the_answer_streams_under_the_id_it_is_stored_with(run, fake_llm):
+    fake_llm.enqueue(tool_call("send_message", {"message": "Hi Ada, nice to meet you!"}, content="Greet her."),)
+    _, store, events = run(Event("user_message", "hi, I'm Ada"))
+
+    answer = next(m for m in store.messages if m.role == "assistant")
+    deltas = [e for e in events if e["type"].endswith("_delta")]
+    assert {e["message_id"] for e in deltas} == {answer.id}
+    assert "".join(e["delta"] for e in deltas if e["type"] == "assistant_delta") == "Hi Ada, nice to meet you!"
+    arguments = "".join(e["delta"] for e in deltas if e["type"] == "tool_call_delta")
+    assert arguments == answer.tool_calls[0]["function"]["arguments"]
+    assert {e["tool_call_id"] for e in deltas if e["type"] != "reasoning_delta"} == {answer.tool_calls[0]["id"]}
+    # the stored answer's events say the pieces told them already; the others do not
+    told = {e["type"]: e.get("streamed", False) for e in events if not e["type"].endswith("_delta")}
+    assert told == {"user_message": False, "usage": False, "reasoning": True, "assistant_message": True,
+                    "tool_result": False}
+    assert all(e["id"] == answer.id for e in events if e["type"] in ("reasoning", "assistant_message"))
 
 
 def test_core_memory_append_is_in_the_next_requests_system_prompt(run, fake_llm):

@@ -32,10 +32,10 @@ class RawSSEServer:
         self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
-    def complete(self, on_content=lambda piece: None):
+    def complete(self, on_delta=lambda delta: None):
         chat = OpenAIChat(base_url=self.base_url, api_key="x", timeout=5)
         try:
-            return chat.complete({"model": "m", "messages": [{"role": "user", "content": "hi"}]}, on_content)
+            return chat.complete({"model": "m", "messages": [{"role": "user", "content": "hi"}]}, on_delta)
         finally:
             self.httpd.shutdown()
             self.httpd.server_close()
@@ -59,11 +59,15 @@ def test_odd_but_readable_chunks_are_put_back_together():
                                  "prompt_tokens_details": {"cached_tokens": None}}),
     ]).complete(pieces.append)
 
-    assert pieces == ["Think", "ing."]
+    assert [d.content for d in pieces if d.content] == ["Think", "ing."]
     assert completion.content == "Thinking."
     [call] = completion.tool_calls
     assert (call.name, json.loads(call.arguments)) == ("send_message", {"message": "hi"})
     assert call.id.startswith("call_")  # the server sent none; the result must still name one
+    # the call's pieces were streamed under the id it was stored with
+    calls = [d for d in pieces if d.call is not None]
+    assert [(d.call, d.call_id, d.name, d.arguments) for d in calls] == [
+        (0, call.id, "send_", '{"mess'), (0, call.id, "message", 'age": "hi"}')]
     assert completion.finish_reason == "tool_calls"
     assert completion.usage == {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10, "prompt_tokens_details": {}}
     assert completion.response["id"] == "c1"

@@ -19,7 +19,7 @@ from playground.api.serializers.passages import (
 )
 from playground.api.serializers.messages import (
     CancelIn, LettaResponseOut, MessageHitOut, MessageListQuery, MessageOut, MessageSearch, MessageSend,
-    ResetIn, StopReasonOut, UsageOut,
+    ResetIn, RunStreamIn, StopReasonOut, UsageOut,
 )
 from playground.api.serializers.runs import RunListQuery, RunOut, RunUsageOut, StepListQuery, StepOut, StepTraceOut
 from playground.api.serializers.agent_file import ExportQuery, ImportForm, ImportOut

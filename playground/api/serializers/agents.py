@@ -248,7 +248,7 @@ class AgentOut(serializers.Serializer):
         return "memgpt_agent"
 
     def get_model(self, agent: Agent) -> str | None:
-        return letta.model_handle(agent.model)
+        return letta.model_handle(agent.model, agent.owner_id)
 
     @extend_schema_field(LlmConfigOut)
     def get_llm_config(self, agent: Agent) -> dict:

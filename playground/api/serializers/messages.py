@@ -35,9 +35,14 @@ class MessageSend(serializers.Serializer):
                                      help_text="One user message: {\"role\": \"user\", \"content\": \"...\"}.")
     input = serializers.JSONField(required=False, allow_null=True, help_text="The user's message, instead of messages.")
     streaming = serializers.BooleanField(default=False)
-    stream_tokens = serializers.BooleanField(default=False, help_text="Ignored: steps are streamed whole.")
+    stream_tokens = serializers.BooleanField(default=False, help_text=(
+        "Stream the answer's pieces as the model writes them (reasoning, assistant and tool-call chunks that "
+        "share a message id), instead of each message whole once it is stored."))
     include_pings = serializers.BooleanField(default=False)
-    background = serializers.BooleanField(default=False, help_text="Ignored: every turn runs in the worker.")
+    background = serializers.BooleanField(default=False, help_text=(
+        "Every turn runs in the worker and keeps its numbered events (seq_id) whatever the client does; "
+        "read them again from any point with /v1/runs/{run_id}/stream. Without streaming, the answer is "
+        "the run to poll, at once."))
     use_assistant_message = serializers.BooleanField(default=True)
     include_return_message_types = serializers.ListField(child=serializers.ChoiceField(letta.MESSAGE_TYPES),
                                                          required=False, allow_null=True, max_length=20)
@@ -70,6 +75,19 @@ class MessageSend(serializers.Serializer):
         otid = messages[0].get("otid") if given is None else None
         attrs["otid"] = otid if isinstance(otid, str) and 0 < len(otid) <= 255 else None
         return attrs
+
+
+class RunStreamIn(serializers.Serializer):
+    starting_after = serializers.IntegerField(default=0, min_value=0, help_text=(
+        "The seq_id of the last chunk received: the stream goes on after it (0: from the start)."))
+    include_pings = serializers.BooleanField(required=False, allow_null=True, default=None)
+    stream_tokens = serializers.BooleanField(required=False, allow_null=True, default=None, help_text=(
+        "Default: as the request that started the run asked."))
+    use_assistant_message = serializers.BooleanField(required=False, allow_null=True, default=None)
+    include_return_message_types = serializers.ListField(child=serializers.ChoiceField(letta.MESSAGE_TYPES),
+                                                         required=False, allow_null=True, default=None, max_length=20)
+    batch_size = serializers.IntegerField(required=False, allow_null=True, min_value=1, help_text="Accepted; unused.")
+    poll_interval = serializers.FloatField(required=False, allow_null=True, min_value=0, help_text="Accepted; unused.")
 
 
 class MessageOut(serializers.Serializer):
@@ -136,3 +154,50 @@ class CancelIn(serializers.Serializer):
 
 class ResetIn(serializers.Serializer):
     add_default_initial_messages = serializers.BooleanField(default=False, help_text="Ignored: no initial messages here.")
+
+
+class AllMessagesQuery(ListQuery):
+    """GET /v1/messages/: the messages of all one's agents."""
+
+    include_return_message_types = serializers.ListField(child=serializers.ChoiceField(letta.MESSAGE_TYPES),
+                                                         required=False, allow_null=True, max_length=20)
+    conversation_id = serializers.CharField(max_length=40, required=False, allow_null=True,
+                                            help_text="Conversations do not exist here: ignored.")
+
+
+EDITABLE_TYPES = ("system_message", "user_message", "reasoning_message", "assistant_message")
+
+
+class MessageEdit(serializers.Serializer):
+    """Letta's UpdateSystemMessage, UpdateUserMessage, UpdateReasoningMessage or UpdateAssistantMessage,
+    told apart by message_type: `reasoning` for a reasoning_message, `content` for the others."""
+
+    message_type = serializers.ChoiceField(EDITABLE_TYPES)
+    content = serializers.JSONField(required=False, help_text="Text, or a list of text parts.")
+    reasoning = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["message_type"] == "reasoning_message":
+            if "reasoning" not in attrs:
+                raise serializers.ValidationError({"reasoning": ["A reasoning_message is edited with reasoning."]})
+            attrs["text"] = attrs["reasoning"]
+        else:
+            if "content" not in attrs:
+                raise serializers.ValidationError({"content": [f"A {attrs['message_type']} is edited with content."]})
+            attrs["text"] = _content_text(attrs["content"], "content")
+        if len(attrs["text"]) > settings.MESSAGE_MAX_CHARS:
+            raise PayloadTooLarge(f"The message has {len(attrs['text'])} characters; the limit is "
+                                  f"{settings.MESSAGE_MAX_CHARS} (MESSAGE_MAX_CHARS).", code="message_too_long")
+        return attrs
+
+
+class CompactionOut(serializers.Serializer):
+    summary = serializers.CharField()
+    num_messages_before = serializers.IntegerField(help_text="Messages in the context window when it was asked for "
+                                                             "(the summary among them, not the system prompt).")
+    num_messages_after = serializers.IntegerField()
+
+
+class CompactionIn(serializers.Serializer):
+    compaction_settings = serializers.JSONField(required=False, allow_null=True,
+                                                help_text="Ignored: the agent's own model and evict share apply.")

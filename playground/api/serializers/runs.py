@@ -124,3 +124,30 @@ class RunUsageOut(serializers.Serializer):
     prompt_tokens = serializers.IntegerField()
     completion_tokens = serializers.IntegerField()
     total_tokens = serializers.IntegerField()
+
+
+class RunTraceQuery(serializers.Serializer):
+    limit = serializers.IntegerField(required=False, default=1000, min_value=1, max_value=1000,
+                                     help_text="The most spans (steps) to answer.")
+
+
+class RunTraceSpanOut(serializers.Serializer):
+    """One step of the run as a trace span: the exact request sent, the response, usage, latency."""
+
+    span_name = serializers.ChoiceField(["agent_step", "summary"])
+    span_id = serializers.CharField()
+    trace_id = serializers.CharField(help_text="The run's id.")
+    step_id = serializers.CharField()
+    run_id = serializers.CharField()
+    agent_id = serializers.CharField()
+    index = serializers.IntegerField()
+    model = serializers.CharField()
+    request_json = serializers.JSONField()
+    response_json = serializers.JSONField(allow_null=True)
+    usage = serializers.JSONField(allow_null=True, help_text="As the provider reported it.")
+    prompt_tokens = serializers.IntegerField(allow_null=True)
+    completion_tokens = serializers.IntegerField(allow_null=True)
+    tokens = serializers.JSONField(help_text="Ours: the exact count per tier of the prompt.")
+    latency_ms = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()

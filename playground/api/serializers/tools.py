@@ -158,11 +158,22 @@ def tool_rules_field(**kwargs: Any) -> serializers.ListField:
                                  help_text=f"Letta's tool rules; type one of {', '.join(TOOL_RULE_TYPES)}.", **kwargs)
 
 
+class ModelListQuery(serializers.Serializer):
+    provider_name = serializers.CharField(required=False, allow_null=True, max_length=64,
+                                          help_text="A server's name: openai (the playground's) or one of yours.")
+    provider_type = serializers.CharField(required=False, allow_null=True, max_length=40)
+    provider_category = serializers.ListField(child=serializers.ChoiceField(["base", "byok"]), required=False,
+                                              allow_null=True)
+
+
 class ModelOut(serializers.Serializer):
     handle = serializers.CharField()
     name = serializers.CharField()
     model = serializers.CharField()
     model_endpoint_type = serializers.CharField()
     provider_type = serializers.CharField()
-    context_window = serializers.IntegerField()
+    provider_name = serializers.CharField()
+    provider_category = serializers.CharField()
+    context_window = serializers.IntegerField(help_text="AGENT_CONTEXT_WINDOW where the server does not say.")
     max_context_window = serializers.IntegerField()
+    context_window_known = serializers.BooleanField(help_text="Ours: whether the server reported the window.")

@@ -20,7 +20,9 @@ from playground.api.views.base import ApiView, body, listed_messages, query
 TAG = ["messages"]
 STREAM = OpenApiResponse(description="Server-Sent Events: `data: <Letta message chunk>` lines (reasoning_message, "
                                      "tool_call_message, tool_return_message, assistant_message, error_message, "
-                                     "ping), then stop_reason and usage_statistics, then `data: [DONE]`.")
+                                     "ping), then stop_reason and usage_statistics, then `data: [DONE]`. Each chunk "
+                                     "but pings carries the run_id and a seq_id: POST /v1/runs/{run_id}/stream with "
+                                     "starting_after=<the last seq_id> reads on from there.")
 
 
 IDEMPOTENCY_KEY = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False, description=(
@@ -29,7 +31,7 @@ IDEMPOTENCY_KEY = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEAD
 
 def _options(data: dict) -> dict:
     return {name: data.get(name) for name in ("include_return_message_types", "use_assistant_message",
-                                               "include_compaction_messages", "include_pings")}
+                                               "include_compaction_messages", "include_pings", "stream_tokens")}
 
 
 def _idempotency_key(request: Request, data: dict) -> str | None:
@@ -54,7 +56,8 @@ class AgentMessages(ApiView):
             Message.objects.filter(agent=agent), params, newest_first=True,
             convert=lambda row: letta.from_messages([row], types=types, use_assistant_message=assistant)))
 
-    @extend_schema(tags=TAG, summary="Send a message and get the turn's messages (or, with streaming: true, its events)",
+    @extend_schema(tags=TAG, summary="Send a message and get the turn's messages (or, with streaming: true, its events; "
+                                     "with background: true, its run)",
                    parameters=[IDEMPOTENCY_KEY], request=s.MessageSend, responses={200: s.LettaResponseOut, 503: OpenApiResponse(
                        description="No LLM is configured.")})
     def post(self, request: Request, agent_id: str):
@@ -63,6 +66,8 @@ class AgentMessages(ApiView):
         key = _idempotency_key(request, data)
         if data["streaming"]:
             return turn_stream(agent, data["text"], _options(data), idempotency_key=key)
+        if data["background"]:
+            return Response(s.RunOut(turn_enqueue(agent=agent, text=data["text"], idempotency_key=key)).data)
         return turn_answer(agent, data["text"], _options(data), idempotency_key=key)
 
 

@@ -9,10 +9,12 @@ from agents.selectors import agent_for_owner
 from memory.models import Message
 from playground.api import letta
 from playground.api import serializers as s
+from playground.api.serializers.runs import RunTraceQuery, RunTraceSpanOut
 from playground.api.ids import from_id, from_ids, to_id
 from playground.api.selectors import owned, run_get, runs_matching, step_get, steps_matching
-from playground.api.turns import turn_usage
-from playground.api.views.base import ApiView, listed, listed_messages, query
+from playground.api.turns import run_stream, turn_usage
+from playground.api.views.base import ApiView, body, listed, listed_messages, query
+from playground.api.views.messages import STREAM
 
 TAG = ["runs"]
 
@@ -56,6 +58,26 @@ class RunUsage(ApiView):
         return Response({name: usage[name] for name in ("prompt_tokens", "completion_tokens", "total_tokens")})
 
 
+class RunTrace(ApiView):
+    @extend_schema(tags=TAG, summary="The run's steps as trace spans: each LLM call's exact request, response, usage "
+                                     "and latency, in order", parameters=[RunTraceQuery], responses=RunTraceSpanOut(many=True))
+    def get(self, request: Request, run_id: str) -> Response:
+        run = run_get(request.user, from_id("run", run_id))
+        steps = Step.objects.filter(run=run).order_by("index")[:query(request, RunTraceQuery)["limit"]]
+        return Response([_span(step) for step in steps])
+
+
+def _span(step: Step) -> dict:
+    """Letta answers OpenTelemetry spans here; ours are the steps, the same for every field they share."""
+    return {"span_name": "agent_step" if step.purpose == Step.Purpose.AGENT else "summary",
+            "span_id": to_id("step", step.pk), "trace_id": to_id("run", step.run_id), "step_id": to_id("step", step.pk),
+            "run_id": to_id("run", step.run_id), "agent_id": to_id("agent", step.agent_id), "index": step.index,
+            "model": step.model, "request_json": step.request, "response_json": step.response, "usage": step.usage,
+            "prompt_tokens": step.prompt_tokens, "completion_tokens": step.completion_tokens, "tokens": step.tokens,
+            "latency_ms": round(step.latency_ms) if step.latency_ms is not None else None,
+            "error": step.error or None, "created_at": step.created_at.isoformat()}
+
+
 class StepList(ApiView):
     @extend_schema(tags=TAG, summary="List steps, newest first", parameters=[s.StepListQuery], responses=s.StepOut(many=True))
     def get(self, request: Request) -> Response:
@@ -88,3 +110,23 @@ class StepMessages(ApiView):
     def get(self, request: Request, step_id: str) -> Response:
         step = step_get(request.user, from_id("step", step_id))
         return Response(listed_messages(Message.objects.filter(step=step), query(request, s.ListQuery), letta.from_message))
+
+
+class RunStream(ApiView):
+    """Letta's retrieve-stream route (POST, as the SDK calls it) and the same as a GET with the query."""
+
+    @extend_schema(tags=TAG, summary="A run's events from a seq_id on, live while it goes on", request=s.RunStreamIn,
+                   responses={200: STREAM})
+    def post(self, request: Request, run_id: str):
+        return self._stream(request, run_id, body(request, s.RunStreamIn))
+
+    @extend_schema(tags=TAG, summary="A run's events from a seq_id on, live while it goes on", parameters=[s.RunStreamIn],
+                   responses={200: STREAM})
+    def get(self, request: Request, run_id: str):
+        return self._stream(request, run_id, query(request, s.RunStreamIn))
+
+    def _stream(self, request: Request, run_id: str, params: dict):
+        run = run_get(request.user, from_id("run", run_id))
+        options = {name: params[name] for name in ("include_pings", "stream_tokens", "use_assistant_message",
+                                                   "include_return_message_types")}
+        return run_stream(run, options, starting_after=params["starting_after"])

@@ -12,7 +12,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agents.llm import model_name
+from agents.llm.catalog import model_catalog
 from agents.selectors import agent_for_owner
 from agents.services import tool_attach, tool_create, tool_delete, tool_detach, tool_run, tool_update, tool_upsert
 from agents.tools.schema import ToolSourceError
@@ -163,17 +163,21 @@ class AgentToolRun(ApiView):
 
 
 class ModelList(ApiView):
-    @extend_schema(tags=TAG, summary="The configured LLM (LLM_MODEL); agents may name any model the server has",
-                   responses=s.ModelOut(many=True))
+    @extend_schema(tags=TAG, summary="Every model of the playground's server (\"openai/<model>\", LLM_MODEL first) and "
+                   "of your model servers (\"<server>/<model>\"), with context windows where the servers report them",
+                   parameters=[ts.ModelListQuery], responses=s.ModelOut(many=True))
     def get(self, request: Request) -> Response:
-        if not settings.LLM_MODEL:
-            return Response([])
-        name = model_name("")
-        return Response([{"handle": letta.model_handle(""), "name": name, "model": name, "display_name": name,
-                          "model_endpoint_type": "openai", "model_endpoint": letta.public_endpoint(settings.OPENAI_BASE_URL),
-                          "provider_type": "openai", "provider_name": "openai", "model_type": "llm",
-                          "context_window": settings.AGENT_CONTEXT_WINDOW,
-                          "max_context_window": settings.AGENT_CONTEXT_WINDOW}])
+        params = query(request, ts.ModelListQuery)
+        catalog = model_catalog(owner=request.user)
+        models = [letta.model(m) for m in catalog.models]
+        for field in ("provider_name", "provider_type"):
+            if params.get(field):
+                models = [m for m in models if m[field] == params[field]]
+        if params.get("provider_category"):
+            models = [m for m in models if m["provider_category"] in params["provider_category"]]
+        # names only: a reason may quote the server's address, and the operator's is not for callers
+        failed = {"Model-Servers-Unlisted": ", ".join(sorted(catalog.failures))} if catalog.failures else None
+        return Response(models, headers=failed)
 
 
 class EmbeddingModelList(ApiView):

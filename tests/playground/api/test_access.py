@@ -38,7 +38,10 @@ def theirs(other, live_llm):
     group = other.http.post("/v1/groups/", json={"agent_ids": [agent.id]}).json()
     wakeup = other.sdk.agents.schedule.create(agent.id, schedule={"type": "recurring", "cron_expression": "@daily"},
                                               messages=[{"role": "user", "content": "secret reminder"}])
-    return {"agent_id": agent.id, "block_id": block.id, "block_label": "human", "memory_id": passage.id,
+    provider = other.http.post("/v1/providers/", json={"name": "secret-box", "base_url": "http://127.0.0.1:9/v1",
+                                                       "api_key": "sk-secret"}).json()
+    return {"provider_id": provider["id"], "agent_id": agent.id, "block_id": block.id, "block_label": "human",
+            "memory_id": passage.id,
             "message_id": response.messages[0].id, "run_id": run_id, "step_id": step.id, "folder_id": folder.id,
             "file_id": file.id, "tool_id": tool.id, "tool_name": tool.name, "group_id": group["id"],
             "scheduled_message_id": wakeup.id}

@@ -90,6 +90,9 @@ def ids(api: Api, agent, folder, file, sent) -> dict[str, str]:
             "message_id": sent.json()["messages"][0]["id"], "block_id": block["id"], "block_label": "human",
             "tool_id": api.sdk.tools.list(name="send_message").items[0].id,
             "group_id": api.http.post("/v1/groups/", json={"agent_ids": [agent.id]}).json()["id"],
+            # a model server of the user's, its key the operator's (which must not come back), nothing listening
+            "provider_id": api.http.post("/v1/providers/", json={"name": "box", "provider_type": "vllm", "api_key": API_KEY,
+                                                                 "base_url": "http://127.0.0.1:9/v1"}).json()["id"],
             "scheduled_message_id": api.sdk.agents.schedule.create(
                 agent.id, schedule={"type": "recurring", "cron_expression": "@daily"},
                 messages=[{"role": "user", "content": "a reminder"}]).id}
@@ -132,7 +135,7 @@ def test_no_api_answer_echoes_a_credential_an_internal_address_or_a_server_path(
     # what clients are told instead: an honest, redacted endpoint
     config = json.loads(answers["/v1/agents/{agent_id}"])["llm_config"]
     assert config["model_endpoint"] == "http://redacted" and config["model_endpoint_type"] == "openai"
-    [model] = json.loads(answers["/v1/models/"])
+    model = json.loads(answers["/v1/models/"])[0]  # LLM_MODEL, on the operator's server
     assert model["model_endpoint"] == "http://redacted"
     embedding = json.loads(answers["the other agent"])["embedding_config"]
     assert (embedding["embedding_endpoint"], embedding["handle"]) == ("https://redacted", OPENAI_EMBEDDING)
