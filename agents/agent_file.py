@@ -36,7 +36,8 @@ LABEL = re.compile(r"^[A-Za-z0-9_.\-]+$")  # labels become XML-like tags in the 
 # --- writing ----------------------------------------------------------------------------------
 
 
-AGENT_FILE_SETTINGS = ("warning_share", "evict_share", "completion_reserve", "max_steps")
+AGENT_FILE_SETTINGS = ("warning_share", "evict_share", "completion_reserve", "max_steps", "heartbeat_fallback",
+                       "tool_protocol")
 
 
 def _moment(value) -> str | None:
@@ -353,6 +354,14 @@ def _settings(spec: dict) -> dict:
             checks.append((isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high,
                            f"metadata.memgpt_playground.{name} is from {low} to {high}"))
             extra[name] = value
+    if "heartbeat_fallback" in ours:
+        checks.append((isinstance(ours["heartbeat_fallback"], bool), "metadata.memgpt_playground.heartbeat_fallback is "
+                                                                      "true or false"))
+        extra["heartbeat_fallback"] = ours["heartbeat_fallback"]
+    if "tool_protocol" in ours:
+        checks.append((ours["tool_protocol"] in Agent.ToolProtocol.values, "metadata.memgpt_playground.tool_protocol is "
+                                                                           + " or ".join(Agent.ToolProtocol.values)))
+        extra["tool_protocol"] = ours["tool_protocol"]
     if ours.get("memory_edited_at"):
         edited = serializers.DateTimeField().to_internal_value(ours["memory_edited_at"])
         extra["memory_edited_at"] = edited

@@ -337,7 +337,8 @@ def agent_duplicate(*, agent: Agent) -> Agent:
                         blocks=blocks, tool_ids=list(agent.tools.values_list("pk", flat=True)), include_base_tools=False)
     Agent.objects.filter(pk=copy.pk).update(warning_share=agent.warning_share, evict_share=agent.evict_share,
                                             completion_reserve=agent.completion_reserve, max_steps=agent.max_steps,
-                                            tool_rules=agent.tool_rules)
+                                            tool_rules=agent.tool_rules, heartbeat_fallback=agent.heartbeat_fallback,
+                                            tool_protocol=agent.tool_protocol)
     return copy
 
 
@@ -376,7 +377,8 @@ def agent_delete(*, agent: Agent) -> None:
 
 
 AGENT_EDITABLE = ("name", "description", "system", "tags", "model", "embedding_model", "context_window", "temperature",
-                  "max_steps", "warning_share", "evict_share", "completion_reserve", "tool_rules")
+                  "max_steps", "warning_share", "evict_share", "completion_reserve", "tool_rules", "heartbeat_fallback",
+                  "tool_protocol")
 
 
 def agent_create_with_folders(*, owner, folders: list, **fields) -> Agent:
@@ -403,6 +405,8 @@ def _check_settings(fields: dict, agent: Agent) -> None:
         raise ValueError("the step limit is 1 to 100 steps a turn")
     if not 0 <= fields["temperature"] <= 2:
         raise ValueError("the temperature is 0 to 2")
+    if fields["tool_protocol"] not in Agent.ToolProtocol.values:
+        raise ValueError(f"the tool protocol is {' or '.join(Agent.ToolProtocol.values)}")
     tool_rules_check(fields["tool_rules"], names=set(agent.tools.values_list("name", flat=True)))
 
 

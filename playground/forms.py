@@ -351,6 +351,10 @@ class AgentSettingsForm(forms.Form):
                                    widget=forms.NumberInput(attrs={"step": "0.01"}),
                                    help_text="of the message queue evicted into the summary at a flush")
     completion_reserve = forms.IntegerField(min_value=0, max_value=1_000_000, help_text="tokens kept for the reply")
+    heartbeat_fallback = forms.BooleanField(required=False, help_text=(
+        "a tool call other than send_message that forgot request_heartbeat gets one (for models that forget it)"))
+    tool_protocol = forms.ChoiceField(choices=[("native", "native: the server's own tool calling"),
+                                               ("json", "JSON in the prompt: for servers without tool calling")])
     catalog = None
     window_prefilled = False
 

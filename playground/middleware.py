@@ -173,12 +173,31 @@ def bounded_daphne_request() -> type:
     return BoundedWebRequest
 
 
+def _line_too_long(channel: Any, line: bytes) -> None:
+    """Twisted's answer to a request line or a header line over 16 KB is to drop the connection, with
+    no answer at all: a client sees "server disconnected" and cannot tell why. Answer 414 (the request
+    line: a URL that long) or 431 (a header), then drop what follows and close."""
+    from twisted.internet import reactor
+
+    first = getattr(channel, "_HTTPChannel__first_line", True)
+    status, reason, what = (414, b"URI Too Long", "request line (the URL)") if first else (
+        431, b"Request Header Fields Too Large", "header line")
+    body = json.dumps({"detail": f"The {what} is longer than {channel.MAX_LENGTH} bytes.",
+                       "code": "uri_too_long" if first else "header_too_large"}).encode()
+    channel.dataReceived = lambda data: None
+    channel.transport.write(b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                            b"Connection: close\r\n\r\n%s" % (status, reason, len(body), body))
+    reactor.callLater(LINGER_SECONDS, channel.transport.loseConnection)
+
+
 def install_daphne_guard() -> None:
     """Make daphne build its requests as BoundedWebRequest (HTTPFactory.buildProtocol looks the class
-    up by name in daphne.http_protocol on every connection)."""
+    up by name in daphne.http_protocol on every connection), and answer lines too long to read."""
     import daphne.http_protocol
+    from twisted.web.http import HTTPChannel
 
     if not getattr(daphne.http_protocol.WebRequest, "body_limited", False):
         bounded = bounded_daphne_request()
         bounded.body_limited = True
         daphne.http_protocol.WebRequest = bounded
+    HTTPChannel.lineLengthExceeded = _line_too_long

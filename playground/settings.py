@@ -146,6 +146,9 @@ CHANNEL_LAYERS = {
                    "prefix": env_str("CHANNELS_PREFIX", "playground")},
     }
 }
+# every event of a run is also kept, numbered, in a Redis stream of its own for this long after its last
+# event: an API client that lost its connection reads the run's stream on from the last number it saw
+EVENT_LOG_SECONDS = env_float("EVENT_LOG_SECONDS", 24 * 3600, minimum=60)
 
 
 def _celery_url(url: str) -> str:
@@ -257,6 +260,8 @@ CELERY_TASK_ANNOTATIONS = {
     # a wake-up queues a turn; a sleep-time check may queue its companions' turns: seconds each
     "agents.fire_schedule": {"soft_time_limit": 60, "time_limit": 120},
     "agents.sleeptime_check": {"soft_time_limit": 60, "time_limit": 120},
+    # the model check makes a handful of LLM calls, each bounded by LLM_TIMEOUT
+    "agents.check_model": {"soft_time_limit": 8 * LLM_TIMEOUT, "time_limit": 8 * LLM_TIMEOUT + 60},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": max(limits["time_limit"] for limits in CELERY_TASK_ANNOTATIONS.values()) + 600,
@@ -274,9 +279,6 @@ RUNS_REQUEUE_AFTER_SECONDS = env_float("RUNS_REQUEUE_AFTER_SECONDS", 60.0, minim
 # (by default, two whole turns' deadlines). One message reaches AGENT_MESSAGE_MAX_FANOUT agents at
 # most, and a message sent because of a message goes AGENT_MESSAGE_MAX_DEPTH deep at most
 # (person -> A -> B is 2 deep).
-# every event of a run is also kept, numbered, in a Redis stream of its own for this long after its last
-# event: an API client that lost its connection reads the run's stream on from the last number it saw
-EVENT_LOG_SECONDS = env_float("EVENT_LOG_SECONDS", 24 * 3600, minimum=60)
 AGENT_REPLY_TIMEOUT_SECONDS = env_float("AGENT_REPLY_TIMEOUT_SECONDS", 2 * TURN_DEADLINE_SECONDS, minimum=1.0)
 AGENT_MESSAGE_MAX_FANOUT = env_int("AGENT_MESSAGE_MAX_FANOUT", 10, minimum=1, maximum=1000)
 AGENT_MESSAGE_MAX_DEPTH = env_int("AGENT_MESSAGE_MAX_DEPTH", 5, minimum=1, maximum=100)

@@ -56,6 +56,7 @@ class Response:
     status: int = 200
     error: dict | None = None  # the OpenAI-shaped {"message", "type", "code", "param"}
     delay: float = 0.0
+    pace: float = 0.0  # seconds between the chunks of a streamed answer, as a model writes token by token
     usage: dict | None = None
     headers: tuple[tuple[str, str], ...] = ()  # sent with an error, e.g. (("Retry-After", "1"),)
     cut_after: int | None = None  # stream this many chunks, then close the connection mid-answer
@@ -106,6 +107,11 @@ def cut(response: Response, after: int) -> Response:
 def raw_stream(body: str) -> Response:
     """A streamed answer sent byte for byte as given (`data: ...` lines and all)."""
     return Response(raw=body)
+
+
+def paced(seconds: float, response: Response) -> Response:
+    """Stream `response` one small piece (a word, or 4 characters of arguments) every `seconds`."""
+    return dataclasses.replace(response, pace=seconds)
 
 
 def delay(seconds: float, response: Response) -> Response:
@@ -409,6 +415,8 @@ def _handler_for(server: FakeLLM) -> type[BaseHTTPRequestHandler]:
             def send(payload: dict | str) -> None:
                 if response.cut_after is not None and next(sent) > response.cut_after:
                     raise ConnectionAbortedError  # the server goes away mid-answer
+                if response.pace:
+                    time.sleep(response.pace)
                 data = payload if isinstance(payload, str) else json.dumps(payload)
                 self.wfile.write(f"data: {data}\n\n".encode())
                 self.wfile.flush()
@@ -424,7 +432,7 @@ def _handler_for(server: FakeLLM) -> type[BaseHTTPRequestHandler]:
             for index, call in enumerate(response.calls):
                 chunk({"tool_calls": [{"index": index, "id": call.id, "type": "function",
                                        "function": {"name": call.name, "arguments": ""}}]})
-                for piece in _pieces(call.arguments):
+                for piece in re.findall(r".{1,4}", call.arguments, re.S) if response.pace else _pieces(call.arguments):
                     chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
             chunk({}, finish)
             if include_usage:

@@ -1,10 +1,10 @@
-"""The live stack's worker SIGKILLed in the middle of a turn, 20 times in a row, at varied moments:
+"""The live stack's worker SIGKILLed in the middle of a turn, 12 times in a row, at varied moments:
 while it waits for an LLM answer (before the first step, after one step, after two), and at random
 moments of a turn that runs flat out (in a tool, between steps, while a step commits). Each turn is
 a chain of steps with real effects: a passage inserted, a line appended to a block, then a message.
 
 After each kill the worker is restarted; the run it left must be failed by the new worker's start-up
-sweep (before the agent gets another message). After all 20: every step a killed run committed is
+sweep (before the agent gets another message). After all 12: every step a killed run committed is
 still there, no effect is applied twice, and the agent answers its next message."""
 
 import random
@@ -23,7 +23,7 @@ from tests.helpers import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-KILLS = 20
+KILLS = 12  # each moment twice: waiting for answer 1, 2 or 3, and six random moments
 
 
 def script(i: int) -> list:
@@ -35,7 +35,7 @@ def script(i: int) -> list:
 @pytest.fixture(scope="module")
 def stack(django_db_setup, django_db_blocker, live_llm, tmp_path_factory):
     """A live stack of this module's own, whose agents embed through the scripted server: a worker
-    that loads no local model starts in a second or two, and this test starts one 20 times."""
+    that loads no local model starts in a second or two, and this test starts one 12 times."""
     from django.conf import settings
     from django.db import connection
 
@@ -51,7 +51,7 @@ def stack(django_db_setup, django_db_blocker, live_llm, tmp_path_factory):
     stack.stop()
 
 
-def test_a_worker_killed_mid_turn_20_times_loses_no_committed_step_and_applies_no_effect_twice(
+def test_a_worker_killed_mid_turn_12_times_loses_no_committed_step_and_applies_no_effect_twice(
         stack, live_llm, transactional_db):
     began = time.monotonic()
     rng = random.Random(6)

@@ -168,7 +168,7 @@ def test_tags_set_in_the_settings_filter_the_agents_page_and_are_escaped(owner_c
     response = owner_client.post(reverse("agent-settings", args=[agent.pk]), {
         "name": "Sam", "description": "", "tags": "chess, <b>bold</b>, chess", "model": "", "system": agent.system,
         "context_window": agent.context_window, "temperature": 0.7, "max_steps": 10, "warning_share": 0.7,
-        "evict_share": 0.5, "completion_reserve": 1024})
+        "evict_share": 0.5, "completion_reserve": 1024, "tool_protocol": "native"})
     assert response.status_code == 200
     agent.refresh_from_db()
     assert agent.tags == ["chess", "<b>bold</b>"]

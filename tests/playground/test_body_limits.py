@@ -197,3 +197,17 @@ def test_daphne_still_takes_bodies_under_the_limit(live):
         sock.sendall(b"POST /v1/blocks/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
         assert answer(sock).startswith(b"HTTP/1.1 401 ")  # read whole, and on to the token check
+
+
+@pytest.mark.parametrize("request_head, status, code", [
+    (b"GET /v1/tools/?search=" + b"x" * 20_000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 414, "uri_too_long"),
+    (b"GET /v1/tools/ HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"x" * 20_000 + b"\r\n\r\n", 431, "header_too_large"),
+])
+def test_a_line_too_long_for_twisted_gets_an_answer_not_a_dropped_connection(live, request_head, status, code):
+    with connect(live) as sock:
+        sock.sendall(request_head)
+        head, _, body = answer(sock).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d " % status) and json.loads(body)["code"] == code
+    with connect(live) as sock:  # and the server goes on
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert answer(sock).startswith(b"HTTP/1.1 ")

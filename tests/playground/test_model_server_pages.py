@@ -100,7 +100,7 @@ def test_agent_settings_offer_the_models_and_take_their_window(user_client, vllm
     def fields(**change):
         return {"name": agent.name, "description": "", "tags": "", "model": "", "system": agent.system,
                 "context_window": 8192, "temperature": 0.7, "max_steps": 10, "warning_share": 0.7, "evict_share": 0.5,
-                "completion_reserve": 1024, **change}
+                "completion_reserve": 1024, "tool_protocol": "native", **change}
 
     # the window left as it was: the model's own, as its server reports it
     assert user_client.post(url, fields(model=f"gpu/{LLAMA}"), **HTMX).status_code == 200

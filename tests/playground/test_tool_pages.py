@@ -277,7 +277,7 @@ def test_a_rule_the_service_refuses_shows_its_sentence(owner, user, agent, monke
 def settings_fields(agent, **changes) -> dict:
     fields = {name: getattr(agent, name) for name in ("name", "description", "model", "context_window", "temperature",
                                                       "system", "max_steps", "warning_share", "evict_share",
-                                                      "completion_reserve")}
+                                                      "completion_reserve", "tool_protocol")}
     return {**fields, "tags": ", ".join(agent.tags), **changes}
 
 
@@ -285,13 +285,15 @@ def test_settings_are_saved_and_the_inspector_counts_against_the_new_window(owne
     form = owner.get(reverse("agent-settings", args=[agent.pk])).content.decode()
     assert f'value="{agent.context_window}"' in form and "Base instructions (system prompt)" in form
     response = owner.post(reverse("agent-settings", args=[agent.pk]), settings_fields(
-        agent, context_window=12345, temperature=0.2, max_steps=4, completion_reserve=2000, system="Be brief. " + XSS))
+        agent, context_window=12345, temperature=0.2, max_steps=4, completion_reserve=2000, system="Be brief. " + XSS,
+        heartbeat_fallback="on", tool_protocol="json"))
     body = response.content.decode()
     assert response.status_code == 200 and "saved" in body
     assert 'id="agent-summary" class="muted" hx-swap-oob="true"' in body and "window 12345 tokens" in body
     assert XSS not in body
     agent.refresh_from_db()
     assert (agent.context_window, agent.temperature, agent.max_steps, agent.completion_reserve) == (12345, 0.2, 4, 2000)
+    assert (agent.heartbeat_fallback, agent.tool_protocol) == (True, "json")  # the model check's fallbacks
     assert agent.system == "Be brief. " + XSS
     inspector = owner.get(reverse("inspector", args=[agent.pk])).content.decode()
     assert "reserved of 12345" in inspector and "2000 reserved" in inspector
@@ -305,8 +307,9 @@ def test_invalid_settings_come_back_with_their_errors_in_place(owner, agent):
     assert reserve.status_code == 422 and "must be under half the context window" in reserve.content.decode()
     window = owner.post(url, settings_fields(agent, model="gpt-4", context_window=100_000))
     assert window.status_code == 422 and "larger than" in window.content.decode()
-    field = owner.post(url, settings_fields(agent, temperature=5, system=""))
+    field = owner.post(url, settings_fields(agent, temperature=5, system="", tool_protocol="<b>xml</b>"))
     body = field.content.decode()
+    assert "Select a valid choice. &lt;b&gt;xml&lt;/b&gt; is not one of the available choices." in body
     assert field.status_code == 422 and "less than or equal to 2" in body and "This field is required" in body
     assert Agent.objects.get(pk=agent.pk).warning_share == agent.warning_share
 

@@ -5,6 +5,7 @@ import json
 import pytest
 from letta_client import BadRequestError
 
+from agents.models import Agent
 from tests.fake_llm import tool_call
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,6 +28,7 @@ def test_export_then_import_gives_the_same_agent(api, live_llm):
     api.sdk.agents.messages.create(agent.id, input="hi")
     api.sdk.agents.passages.create(agent.id, text="Ada's birthday is in December.", tags=["dates"])
 
+    Agent.objects.filter(pk=int(agent.id.removeprefix("agent-"))).update(heartbeat_fallback=True, tool_protocol="json")
     exported = api.sdk.agents.export_file(agent.id, extra_query={"include_passages": True})
     file = json.loads(exported)
     assert [b["label"] for b in file["blocks"]] == ["persona", "human"]
@@ -38,6 +40,8 @@ def test_export_then_import_gives_the_same_agent(api, live_llm):
     assert copy_id != agent.id
     assert (copy.name, copy.tags, copy.model, copy.llm_config.context_window) == ("Sam", ["demo"], "openai/gpt-4.1", 12000)
     assert copy.system == original.system
+    assert Agent.objects.filter(pk=int(copy_id.removeprefix("agent-")), heartbeat_fallback=True,
+                                tool_protocol="json").exists()
     assert [(b.label, b.value, b.limit, b.description) for b in copy.blocks] == [
         (b.label, b.value, b.limit, b.description) for b in original.blocks]
     assert {b.id for b in copy.blocks}.isdisjoint({b.id for b in original.blocks})  # copies, not shared
@@ -48,6 +52,7 @@ def test_export_then_import_gives_the_same_agent(api, live_llm):
     assert found.results[0].content == "Ada's birthday is in December."
 
     # the copy goes on from where the original was: its prompt holds the same history
+    Agent.objects.update(tool_protocol="native")
     live_llm.enqueue(tool_call("send_message", {"message": "one"}), tool_call("send_message", {"message": "two"}))
     api.sdk.agents.messages.create(agent.id, input="next")
     api.sdk.agents.messages.create(copy_id, input="next")
