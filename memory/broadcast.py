@@ -51,18 +51,35 @@ class _Publisher:
     async def _drain(self) -> None:
         logs = redis.asyncio.Redis.from_url(settings.REDIS_URL, socket_timeout=10)
         while True:
-            group, message, log, done = await self.queue.get()
+            batch = [await self.queue.get()]  # and whatever else is waiting: the log takes them in one round trip
+            while not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            await asyncio.gather(self._send_all(batch), self._keep_all(logs, batch))
+            for *_, done in batch:
+                if done is not None:
+                    done.set()
+
+    @staticmethod
+    async def _send_all(batch: list) -> None:
+        layer = get_channel_layer()
+        for group, message, _, _ in batch:
             try:
-                await get_channel_layer().group_send(group, message)
+                await layer.group_send(group, message)
             except Exception:  # a watcher missing a message must not break the work that sent it
                 logger.warning("could not send a message to %s", group, exc_info=True)
-            if log is not None:
-                try:
-                    await logs.eval(_APPEND, 1, log, json.dumps(message, ensure_ascii=False), int(settings.EVENT_LOG_SECONDS))
-                except Exception:  # nor a reader that cannot read back
-                    logger.warning("could not keep a message in the log %s", log, exc_info=True)
-            if done is not None:
-                done.set()
+
+    @staticmethod
+    async def _keep_all(logs: redis.asyncio.Redis, batch: list) -> None:
+        kept = [(log, message) for _, message, log, _ in batch if log is not None]
+        if not kept:
+            return
+        try:
+            async with logs.pipeline(transaction=False) as pipe:
+                for log, message in kept:
+                    pipe.eval(_APPEND, 1, log, json.dumps(message, ensure_ascii=False), int(settings.EVENT_LOG_SECONDS))
+                await pipe.execute()
+        except Exception:  # nor a reader that cannot read back
+            logger.warning("could not keep %s messages in their logs", len(kept), exc_info=True)
 
     def send(self, group: str, message: dict, *, wait: bool, log: str | None) -> None:
         with self.lock:

@@ -266,6 +266,8 @@ class Turn:
                 self.stream = stream
             try:
                 completion = self.llm.complete(request, stream.take if stream is not None else _ignore)
+                if stream is not None:
+                    stream.flush()
             except ProviderError as error:
                 latency = (time.perf_counter() - started) * 1000
                 step_id = self.store.save_step(StepRecord(index, request["model"], request, None, tokens, None,

@@ -4,16 +4,21 @@ Content comes as `reasoning_delta`, tool-call arguments as `tool_call_delta`, an
 call says as `assistant_delta`: its "message" argument read out of the JSON arguments as they grow,
 so a client shows the agent's words as they are written, not the JSON around them. Every piece
 carries the id the answer's message will have when it is stored, and the stored message's events
-say which of their parts were streamed (`streamed`), so a client that took the pieces can skip them."""
+say which of their parts were streamed (`streamed`), so a client that took the pieces can skip them.
+Pieces that come within GATHER_SECONDS of each other are published together."""
 
 import json
 import re
+import time
 from typing import Callable
 
 from agents.engine import events
 from agents.engine.types import Delta
 
 ASSISTANT_TOOL = "send_message"
+# pieces that come closer together than this go out as one: a fast model (or a server that sends many
+# pieces at once) would otherwise make an event, and a message to every watcher, per token
+GATHER_SECONDS = 0.04
 _KEY = re.compile(r'(?<!\\)"message"\s*:\s*"')
 _HIGH_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}$")
 
@@ -74,28 +79,49 @@ class AnswerStream:
     """Publishes the pieces of the answer of LLM call number `step`, whose message will be `message_id`."""
 
     def __init__(self, publish: Callable[[events.Event], None], *, run_id: int | None, step: int,
-                 message_id: int | None) -> None:
+                 message_id: int | None, clock: Callable[[], float] = time.monotonic) -> None:
         self.publish, self.run_id, self.step, self.message_id = publish, run_id, step, message_id
+        self.clock = clock
         self.content = False  # whether content was streamed
         self.calls: dict[int, dict] = {}  # call index -> {"id", "name", "spoken"}
+        # pieces not yet published: of the content (None) or of one call; at most GATHER_SECONDS old
+        self.pending: dict = {"part": None, "content": "", "name": "", "arguments": "", "said": ""}
+        self.since = clock()
 
     def take(self, delta: Delta) -> None:
+        if not delta.content and delta.call is None:
+            return
+        part = None if delta.content else delta.call
+        if part != self.pending["part"]:
+            self.flush()
+            self.pending["part"] = part
         if delta.content:
             self.content = True
-            self.publish(events.reasoning_delta(run_id=self.run_id, step=self.step, delta=delta.content,
-                                                message_id=self.message_id))
-            return
-        if delta.call is None:
-            return
-        call = self.calls.setdefault(delta.call, {"id": delta.call_id, "name": "", "spoken": SpokenText()})
-        call["name"] += delta.name
-        self.publish(events.tool_call_delta(run_id=self.run_id, step=self.step, message_id=self.message_id,
-                                            call=delta.call, tool_call_id=call["id"], name=delta.name,
-                                            tool=call["name"], delta=delta.arguments))
-        if call["name"] == ASSISTANT_TOOL and delta.arguments:
-            if said := call["spoken"].feed(delta.arguments):
-                self.publish(events.assistant_delta(run_id=self.run_id, step=self.step, message_id=self.message_id,
-                                                    tool_call_id=call["id"], delta=said))
+            self.pending["content"] += delta.content
+        else:
+            call = self.calls.setdefault(delta.call, {"id": delta.call_id, "name": "", "spoken": SpokenText()})
+            call["name"] += delta.name
+            self.pending["name"] += delta.name
+            self.pending["arguments"] += delta.arguments
+            if call["name"] == ASSISTANT_TOOL and delta.arguments:
+                self.pending["said"] += call["spoken"].feed(delta.arguments)
+        if self.clock() - self.since >= GATHER_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Publish the pieces gathered so far (the loop calls it when the answer is complete)."""
+        pending, part = self.pending, self.pending["part"]
+        common = {"run_id": self.run_id, "step": self.step, "message_id": self.message_id}
+        if pending["content"]:
+            self.publish(events.reasoning_delta(delta=pending["content"], **common))
+        if part is not None and (pending["name"] or pending["arguments"]):
+            call = self.calls[part]
+            self.publish(events.tool_call_delta(call=part, tool_call_id=call["id"], name=pending["name"],
+                                                tool=call["name"], delta=pending["arguments"], **common))
+            if pending["said"]:
+                self.publish(events.assistant_delta(tool_call_id=call["id"], delta=pending["said"], **common))
+        self.pending = {"part": part, "content": "", "name": "", "arguments": "", "said": ""}
+        self.since = self.clock()
 
     def covers(self, event: events.Event) -> bool:
         """Whether the pieces streamed told all of this event of the stored answer."""

@@ -38,7 +38,8 @@ def test_arguments_that_are_not_json_say_nothing_wrong():
 
 def test_the_stream_publishes_each_kind_of_piece_and_says_what_it_told():
     published = []
-    stream = AnswerStream(published.append, run_id=4, step=1, message_id=90)
+    ticks = iter(range(0, 1000, 1))  # a second between pieces: each goes out as it comes
+    stream = AnswerStream(published.append, run_id=4, step=1, message_id=90, clock=lambda: next(ticks))
     stream.take(Delta(content="Thinking"))
     stream.take(Delta(call=0, call_id="call_a", name="send_message", arguments='{"message": "Hi'))
     stream.take(Delta(call=0, call_id="call_a", arguments=' there"}'))
@@ -56,6 +57,26 @@ def test_the_stream_publishes_each_kind_of_piece_and_says_what_it_told():
     assert not covers(_event("tool_call", tool_call_id="call_z"))
     assert not covers(_event("assistant_message", tool_call_id=""))  # a plain-text answer: told as content, not as this
     assert not AnswerStream(published.append, run_id=4, step=2, message_id=91).covers(_event("reasoning"))
+
+
+def test_pieces_that_come_close_together_go_out_as_one():
+    published = []
+    now = [0.0]
+    stream = AnswerStream(published.append, run_id=4, step=1, message_id=90, clock=lambda: now[0])
+    for piece in ("I ", "think ", "so."):
+        stream.take(Delta(content=piece))
+    stream.take(Delta(call=0, call_id="call_a", name="send_message", arguments='{"message": "Hi'))
+    stream.take(Delta(call=0, call_id="call_a", arguments=' there'))
+    assert [(e["type"], e["delta"]) for e in published] == [("reasoning_delta", "I think so.")]  # the part changed
+    now[0] = 0.05  # past GATHER_SECONDS: what was gathered goes out
+    stream.take(Delta(call=0, call_id="call_a", arguments='!"}'))
+    stream.take(Delta(call=1, call_id="call_b", name="archival_memory_insert", arguments='{"content": "x"}'))
+    stream.flush()  # the answer is complete
+    assert [(e["type"], e.get("name"), e["delta"]) for e in published[1:]] == [
+        ("tool_call_delta", "send_message", '{"message": "Hi there!"}'), ("assistant_delta", None, "Hi there!"),
+        ("tool_call_delta", "archival_memory_insert", '{"content": "x"}')]
+    stream.flush()
+    assert len(published) == 4  # nothing twice
 
 
 def _event(kind, **fields):
