@@ -100,6 +100,8 @@ class AgentConsumer(LoggedInConsumer):
 
     def fragment(self, event: Event) -> str:
         kind, run_id = event.kind, event["run_id"]
+        if kind in ("tool_call_delta", "assistant_delta"):  # the page shows calls and replies once stored
+            return ""
         context = {"agent": self.agent, "event": event, "live": True}
         html = ""
         if kind == "reasoning_delta":

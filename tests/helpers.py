@@ -55,6 +55,13 @@ def log_in(page, user) -> None:
     page.goto("/")
 
 
+def open_agent(page, agent) -> None:
+    """Open an agent's page and wait until its socket is open: events of a turn sent before would
+    not reach it."""
+    page.goto(f"/agents/{agent.pk}/")
+    page.wait_for_selector("body[data-live=on]")
+
+
 def screenshot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"

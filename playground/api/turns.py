@@ -6,7 +6,6 @@ import logging
 import time
 from typing import Any, AsyncIterator
 
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import connection
@@ -15,16 +14,16 @@ from django.utils import timezone
 
 from agents.engine.events import Event, message_events
 from agents.engine.events import error as error_event
-from agents.events import received, run_group, run_log
+from agents.events import received, run_log
 from agents.models import Agent, Run
-from agents.services import turn_enqueue, turn_withdraw
+from agents.services import turn_enqueue
 from agents.storage import message_view
-from memory.broadcast import Listener, Log
+from memory.broadcast import Log
 from memory.embedding_queue import client as redis_client
 from memory.models import Message
 from playground.api import letta
 from playground.api.ids import to_id
-from playground.outages import REDIS_DOWN, redis_unreachable
+from playground.api.waiting import run_answered
 
 logger = logging.getLogger(__name__)
 
@@ -63,60 +62,10 @@ def letta_response(run: Run, options: dict) -> dict[str, Any]:
 
 
 def turn_answer(agent: Agent, text: str, options: dict, *, idempotency_key: str | None = None) -> StreamingHttpResponse:
-    """Queue a turn and answer with its messages once it has ended.
-
-    The wait happens in the event loop, not in a view: Django runs every sync view on one shared
-    thread under ASGI, so a view blocked on a turn would queue every other request (and every other
-    agent's turn) behind it. The body is one JSON document, written when the run's "stop" arrives; a
-    turn still running after the wait answers with a pointer to the run to poll. Listening starts
-    before the response does: with Redis away the request is refused (503) and the turn withdrawn,
-    rather than a 200 whose body never comes."""
+    """Queue a turn and answer with its messages once it has ended (playground.api.waiting: the wait
+    happens in the event loop, and with Redis away the request is refused and the turn withdrawn)."""
     run = turn_enqueue(agent=agent, text=text, idempotency_key=idempotency_key)
-    try:
-        listener = async_to_sync(Listener.open)(run_group(run.pk))  # the stop alone, not every event of the turn
-    except Exception as error:
-        if redis_unreachable(error):
-            turn_withdraw(run=run, reason=REDIS_DOWN)
-        raise
-
-    async def body() -> AsyncIterator[bytes]:
-        try:
-            await _wait_for_stop(listener, run, wait_seconds(agent))
-        finally:
-            await listener.close()
-        yield json.dumps(await _answer(run.pk, options), ensure_ascii=False).encode()
-
-    connection.close()  # back to the pool for as long as the turn runs
-    return StreamingHttpResponse(body(), content_type="application/json")
-
-
-@database_sync_to_async
-def _answer(run_id: int, options: dict) -> dict[str, Any]:
-    run = Run.objects.get(pk=run_id)
-    if run.status not in letta.FINISHED:
-        return {"detail": f"The turn {to_id('run', run.pk)} is still {letta.RUN_STATUS[run.status]}; "
-                          f"poll GET /v1/runs/{to_id('run', run.pk)}.", "code": "gateway_timeout",
-                "run_id": to_id("run", run.pk)}
-    return letta_response(run, options)
-
-
-@database_sync_to_async
-def _finished(run_id: int) -> bool:
-    return Run.objects.filter(pk=run_id, status__in=letta.FINISHED).exists()
-
-
-async def _wait_for_stop(listener: Listener, run: Run, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    if await _finished(run.pk):  # it may have ended before we listened
-        return
-    while (left := deadline - time.monotonic()) > 0:
-        message = await listener.receive(min(left, IDLE_SECONDS))
-        if message is None:
-            if await _finished(run.pk):  # an event missed: the database has the last word
-                return
-            continue
-        if received(message).kind == "stop":
-            return
+    return run_answered(run, lambda run: letta_response(run, options), wait_seconds(agent))
 
 
 # --- streaming ----------------------------------------------------------------------------------

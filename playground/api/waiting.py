@@ -1,6 +1,7 @@
-"""Waiting for a run the API queued that is not a turn (a summary asked for, say), then answering
-with what it did. The same way playground.api.turns waits for a turn: in the event loop, not in
-the view's thread, which Django shares between every sync view under ASGI."""
+"""Waiting for a run the API queued (a turn, or a summary asked for), then answering with what it
+did. The wait happens in the event loop, not in the view's thread: Django runs every sync view on
+one shared thread under ASGI, so a view blocked on a run would queue every other request (and every
+other agent's turn) behind it."""
 
 import json
 import time

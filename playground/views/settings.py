@@ -32,14 +32,15 @@ def agent_settings(request, agent_id: int):
                   {**page, "settings_form": AgentSettingsForm.of(agent, catalog=catalog), "saved": True})
 
 
-def _servers(request, *, form=None, status=200, problems=None):
-    """The Model servers page, or its list of servers for htmx; `problems` by server id, shown in its row."""
+def _servers(request, *, form=None, status=200, problems=None, changed=False):
+    """The Model servers page, or its list of servers for htmx; `problems` by server id, shown in its row;
+    `changed`: a server was added, changed or deleted, so the list of models is asked for again."""
     template = "settings/model_servers.html#servers" if request.htmx else "settings/model_servers.html"
     kinds = dict(ModelServerForm.base_fields["kind"].choices)
     servers = [(server, kinds.get(server.kind, server.kind)) for server in model_servers_of(owner=request.user)]
     return render(request, template, {"servers": servers, "form": form or ModelServerForm(),
-                                      "key_form": ModelServerKeyForm(auto_id=False), "problems": problems or {}},
-                  status=status)
+                                      "key_form": ModelServerKeyForm(auto_id=False), "problems": problems or {},
+                                      "changed": changed}, status=status)
 
 
 @login_required
@@ -51,7 +52,7 @@ def model_servers(request):
     if form.is_valid():
         try:
             model_server_create(owner=request.user, **form.cleaned_data)
-            return _servers(request) if request.htmx else redirect("model-servers")  # a plain form: no resubmit on reload
+            return _servers(request, changed=True) if request.htmx else redirect("model-servers")  # a plain form: no resubmit on reload
         except ModelServerInvalid as error:
             for field, problem in error.errors.items():
                 form.add_error(field, problem)
@@ -69,7 +70,7 @@ def model_server_key(request, server_id: int):
         model_server_update(server=server, api_key=form.cleaned_data["api_key"])
     except ModelServerInvalid as error:
         return _servers(request, status=422, problems={server.pk: str(error)})
-    return _servers(request)
+    return _servers(request, changed=True)
 
 
 @login_required
@@ -80,7 +81,7 @@ def model_server_remove(request, server_id: int):
         model_server_delete(server=server)
     except ValueError as error:  # agents use it
         return _servers(request, status=422, problems={server.pk: str(error)})
-    return _servers(request)
+    return _servers(request, changed=True)
 
 
 @login_required

@@ -76,6 +76,9 @@
   document.addEventListener("htmx:wsAfterMessage", function () { if (follow) scrollDown(); });
   document.addEventListener("htmx:afterSwap", function (event) { if (event.detail.target.id === "send-form") scrollDown(); });
   document.addEventListener("DOMContentLoaded", scrollDown);
+  // Whether the page hears the agent's events: a turn started before the socket opens is not seen live
+  document.addEventListener("htmx:wsOpen", function () { document.body.dataset.live = "on"; });
+  document.addEventListener("htmx:wsClose", function () { document.body.dataset.live = "off"; });
 })();
 
 // A banner with what went wrong: the server's words when it sent plain text, else its status.

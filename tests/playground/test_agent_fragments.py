@@ -48,6 +48,11 @@ def test_streamed_content_becomes_the_thought_or_goes(consumer):
     assert 'id="thought-stream-3" hx-swap-oob="delete"' in html and '<div class="msg agent"><div class="bubble">Hello!' in html
 
     consumer.fragment(events.reasoning_delta(run_id=3, step=1, delta="Think"))
+    # the pieces of its tool calls are for API clients: the thought goes on streaming where it is
+    call = events.tool_call_delta(run_id=3, step=1, message_id=6, call=0, tool_call_id="c", name="send_message",
+                                  tool="send_message", delta='{"message": "Hi')
+    spoken = events.assistant_delta(run_id=3, step=1, message_id=6, tool_call_id="c", delta="Hi")
+    assert consumer.fragment(call) == consumer.fragment(spoken) == "" and consumer.streaming == {3}
     usage = events.usage(run_id=3, step_id=10, step=1, purpose="agent", tokens={"prompt_total": 5}, usage=None,
                          latency_ms=1)
     assert "beforebegin:#thought-stream-3" in consumer.fragment(usage)  # where the page puts a step's line

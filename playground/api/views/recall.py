@@ -1,12 +1,11 @@
 """Recall memory beyond one turn: the messages of all one's agents, editing a message, and folding
 the oldest part of the context window into the recursive summary on request."""
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agents.models import Agent, Run
+from agents.models import Run
 from agents.selectors import agent_for_owner
 from agents.services import agent_summarize_enqueue, message_edit
 from memory.models import Message
@@ -15,6 +14,7 @@ from playground.api import serializers as s
 from playground.api.ids import from_id, to_id
 from playground.api.serializers.messages import AllMessagesQuery, CompactionIn, CompactionOut, MessageEdit
 from playground.api.views.base import ApiView, body, listed_messages, query
+from playground.api.turns import wait_seconds
 from playground.api.waiting import run_answered
 
 TAG = ["messages"]
@@ -55,12 +55,8 @@ class AgentSummarize(ApiView):
         body(request, CompactionIn)
         before = Message.objects.filter(agent=agent, in_context=True).count()
         run = agent_summarize_enqueue(agent=agent)
-        return run_answered(run, lambda run: _compaction(run, before), _wait_seconds(agent))
-
-
-def _wait_seconds(agent: Agent) -> float:
-    """Turns queued before the summary run first, each of which may take every step's LLM time-out."""
-    return settings.LLM_TIMEOUT * (agent.max_steps + 2)
+        # turns queued before it go first: wait as long as for a turn
+        return run_answered(run, lambda run: _compaction(run, before), wait_seconds(agent))
 
 
 def _compaction(run: Run, before: int) -> dict:

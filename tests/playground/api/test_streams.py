@@ -10,9 +10,10 @@ from letta_client.types import ToolReturnMessage
 from letta_client.types.agents import AssistantMessage, ReasoningMessage, ToolCallMessage
 from letta_client.types.agents.letta_streaming_response import LettaStopReason, LettaUsageStatistics
 
+from agents.engine.streaming import GATHER_SECONDS
 from agents.events import run_log
 from memory.embedding_queue import client as redis_client
-from tests.fake_llm import delay, tool_call
+from tests.fake_llm import delay, paced, tool_call
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,13 +27,15 @@ def agent(api):
         {"label": "persona", "value": "I am Sam."}, {"label": "human", "value": "Name: Ada"}])
 
 
-def script_two_steps(live_llm, *, pause: float = 0.0) -> None:
+def script_two_steps(live_llm, *, pause: float = 0.0, pace: float = 0.0) -> None:
+    """`pace`: seconds between the pieces of each answer (more than the engine's GATHER_SECONDS: each
+    piece goes out on its own)."""
+    first = tool_call("core_memory_append", {"label": "human", "content": "Likes chess", "request_heartbeat": True},
+                      content="She likes chess; worth keeping in memory.")
     second = tool_call("send_message", {"message": SAYS}, content="Now I answer her.")
-    live_llm.enqueue(
-        tool_call("core_memory_append", {"label": "human", "content": "Likes chess", "request_heartbeat": True},
-                  content="She likes chess; worth keeping in memory."),
-        delay(pause, second) if pause else second,
-    )
+    if pace:
+        first, second = paced(pace, first), paced(pace, second)
+    live_llm.enqueue(first, delay(pause, second) if pause else second)
 
 
 def sse(response) -> list[dict]:
@@ -50,7 +53,7 @@ def joined(chunks, kind, field) -> dict[str, str]:
 
 
 def test_stream_tokens_gives_the_answer_in_pieces_that_add_up_to_the_stored_messages(api, live_llm, agent):
-    script_two_steps(live_llm)
+    script_two_steps(live_llm, pace=GATHER_SECONDS + 0.02)
     chunks = list(api.sdk.agents.messages.create(agent.id, streaming=True, stream_tokens=True,
                                                  messages=[{"role": "user", "content": "I love chess"}]))
 

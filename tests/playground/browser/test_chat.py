@@ -8,7 +8,7 @@ from agents.services import agent_create
 from memory.models import Block
 from tests.factories import make_user
 from tests.fake_llm import delay, tool_call
-from tests.helpers import log_in, screenshot
+from tests.helpers import log_in, open_agent, screenshot
 
 XSS = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\">"
 
@@ -36,7 +36,7 @@ def test_a_message_streams_thoughts_tool_calls_and_the_reply_and_the_block_chang
         tool_call("send_message", {"message": "Nice to meet you, Ada! Fancy a game of chess?"}, content="Now answer her."),
     )
     log_in(page, agent.owner)
-    page.goto(f"/agents/{agent.pk}/")
+    open_agent(page, agent)
     page.fill("#send-form textarea", "Hi, I'm Ada and I love chess")
     page.keyboard.press("Enter")
 
@@ -60,7 +60,7 @@ def test_a_block_edited_in_its_form_is_in_the_next_steps_prompt(page, live_llm):
     agent = agent_create(owner=make_user(), name="Sam", persona="I am Sam.", human="")
     block = agent.blocks.get(label="human")
     log_in(page, agent.owner)
-    page.goto(f"/agents/{agent.pk}/")
+    open_agent(page, agent)
     form = page.locator(f"#block-{block.pk}")
     form.locator("textarea[name=value]").fill("Prefers to be called Captain.")
     assert form.locator(".count").inner_text() == str(len("Prefers to be called Captain."))
@@ -87,7 +87,7 @@ def test_the_inspector_shows_the_stored_breakdown_of_the_last_step(page, live_ll
     live_llm.enqueue(tool_call("send_message", {"message": "hello"},
                                   usage={"prompt_tokens": 1999, "completion_tokens": 5, "total_tokens": 2004}))
     log_in(page, agent.owner)
-    page.goto(f"/agents/{agent.pk}/")
+    open_agent(page, agent)
     page.fill("#send-form textarea", "count this")
     page.keyboard.press("Enter")
     page.wait_for_selector("#status:has-text('idle')")
@@ -109,7 +109,7 @@ def test_the_open_inspector_follows_a_turn_from_its_events(page, live_llm):
                                usage={"prompt_tokens": 1234, "completion_tokens": 5, "total_tokens": 1239}),
                      delay(2, tool_call("send_message", {"message": "hello"})))
     log_in(page, agent.owner)
-    page.goto(f"/agents/{agent.pk}/")
+    open_agent(page, agent)
     page.click(".tabs .tab:has-text('Context')")
     page.wait_for_selector("#inspector")
     assert page.locator("tr[data-tier=messages] td.last").inner_text() == "–"
@@ -130,7 +130,7 @@ def test_user_and_model_written_text_renders_as_text(page, live_llm):
     live_llm.enqueue(tool_call("send_message", {"message": XSS}, content=XSS))
     log_in(page, agent.owner)
     assert XSS in page.locator("a.agent-link").inner_text()
-    page.goto(f"/agents/{agent.pk}/")
+    open_agent(page, agent)
     page.fill("#send-form textarea", XSS)
     page.keyboard.press("Enter")
     page.wait_for_selector("#status:has-text('idle')")

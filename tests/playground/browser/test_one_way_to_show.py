@@ -12,7 +12,7 @@ from agents.selectors import agent_context
 from agents.services import agent_create
 from tests.factories import make_user
 from tests.fake_llm import text, tool_call
-from tests.helpers import log_in, wait_until
+from tests.helpers import log_in, open_agent, wait_until
 
 SUMMARY_MARK = "You maintain the long-term summary"
 
@@ -93,7 +93,7 @@ def test_live_equals_reload_equals_the_api(page, live_llm, live):
 
     live_llm.responder = answer
     log_in(page, agent.owner)
-    page.goto(f"/agents/{agent.pk}/")
+    open_agent(page, agent)
     said = ["Hi, I'm Ada", "Please fix my name", "My garden: " + "tomatoes, beans and roses grow along the fence. " * 40,
             "Are you there?", "Hello again"]
     for number, line in enumerate(said, start=1):

@@ -4,14 +4,14 @@ the list, with who made it and when it comes; a bad form comes back with its err
 from agents.models import ScheduledMessage
 from agents.services import agent_create
 from tests.factories import make_user
-from tests.helpers import log_in, screenshot
+from tests.helpers import log_in, open_agent, screenshot
 
 
 def test_schedule_a_heartbeat_from_the_agent_page(page):
     user = make_user(username="ada")
     agent = agent_create(owner=user, name="Sam")
     log_in(page, user)
-    page.goto(f"/agents/{agent.pk}/")
+    open_agent(page, agent)
     page.click(".tabs .tab:has-text('Schedule')")
     form = page.locator("#schedule-form")
     form.wait_for()

@@ -7,7 +7,7 @@ from memory.models import Document, Source
 from memory.search import PassageScope
 from memory.selectors import passage_search
 from tests.factories import make_user
-from tests.helpers import log_in, screenshot
+from tests.helpers import log_in, open_agent, screenshot
 from tests.memory.documents import make_pdf
 
 PAGES = [f"Page {n} of the field manual. " + ("The valve assembly must be inspected monthly. " * 8)
@@ -51,7 +51,7 @@ def test_upload_watch_progress_attach_and_search(page, tmp_path):
     assert passages and passages[0].page_start == 3
     screenshot(page, "sources")
 
-    page.goto(f"/agents/{agent.pk}/")
+    open_agent(page, agent)
     page.click(".tabs .tab:has-text('Archival')")
     page.fill("#archival input[name=q]", "QX-4403")
     page.click("#archival form.search button")

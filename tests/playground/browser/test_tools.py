@@ -7,7 +7,7 @@ import re
 from agents.models import Agent, Tool
 from agents.services import agent_create
 from tests.factories import make_user
-from tests.helpers import log_in, screenshot
+from tests.helpers import log_in, open_agent, screenshot
 
 FIRST = '''def greet(name: str) -> str:
     """Greet someone by name.
@@ -122,7 +122,7 @@ def test_write_a_tool_run_it_and_give_it_to_an_agent(page):
     page.locator("details.builtin-tool summary:has-text('core_memory_append')").click()
     screenshot(page, "tools")
 
-    page.goto(f"/agents/{agent.pk}/")
+    open_agent(page, agent)
     page.click(".tabs .tab:has-text('Tools')")
     page.locator("#agent-tools").wait_for()
     page.select_option(".attach-tool select[name=tool]", label="greet")
