@@ -77,11 +77,14 @@ def server_named(agent_model: str, owner_id: int | None):
     return model_server_named(owner_id=owner_id, name=prefix)
 
 
+def served_model_name(agent_model: str, server) -> str:
+    """The bare model name requests carry, the handle's server (server_named) known: a server's name
+    never reaches the server."""
+    return agent_model.strip().partition("/")[2] if server is not None else model_name(agent_model)
+
+
 def agent_model_name(agent) -> str:
-    """The bare model name the agent's requests carry: a server's name never reaches the server."""
-    if server_named(agent.model, agent.owner_id) is not None:
-        return agent.model.strip().partition("/")[2]
-    return model_name(agent.model)
+    return served_model_name(agent.model, server_named(agent.model, agent.owner_id))
 
 
 def get_llm_for(agent) -> LLM:

@@ -142,15 +142,15 @@ def agent_tokenizer(agent) -> tuple[Tokenizer, bool]:
     """The tokenizer for the agent's model, on the server its model handle names."""
     from django.conf import settings
 
-    from agents.llm import agent_model_name, server_named
+    from agents.llm import served_model_name, server_named
     from agents.llm.keys import KeyUnreadable, key_decrypt
 
     server = server_named(agent.model, agent.owner_id)
+    model = served_model_name(agent.model, server)
     if server is None:
-        return tokenizer_for(agent_model_name(agent), base_url=settings.OPENAI_BASE_URL or None,
-                             api_key=settings.OPENAI_API_KEY)
+        return tokenizer_for(model, base_url=settings.OPENAI_BASE_URL or None, api_key=settings.OPENAI_API_KEY)
     try:
         api_key = key_decrypt(server.api_key_encrypted)
     except KeyUnreadable:
         api_key = ""
-    return tokenizer_for(agent_model_name(agent), base_url=server.base_url, api_key=api_key)
+    return tokenizer_for(model, base_url=server.base_url, api_key=api_key)

@@ -18,7 +18,7 @@ from agents.agent_file import requirement_of
 from agents.engine.context import CompiledContext
 from agents.engine.events import Event, message_events
 from agents.engine.types import ToolRun
-from agents.llm import LLM_CLIENTS, agent_model_name, server_named
+from agents.llm import DEFAULT_SERVER, LLM_CLIENTS, served_model_name, server_named
 from agents.llm.catalog import CatalogModel
 from agents.models import Agent, Group, ModelServer, Run, Step, Tool
 from agents.storage import message_view
@@ -88,7 +88,7 @@ PROVIDER_TYPES = {**ENDPOINT_TYPES, "llamacpp": "openai"}
 def llm_config(agent: Agent) -> dict[str, Any]:
     server = server_named(agent.model, agent.owner_id)
     return {
-        "model": agent_model_name(agent) or "",
+        "model": served_model_name(agent.model, server) or "",
         "model_endpoint_type": ENDPOINT_TYPES[server.kind] if server else "openai",
         # a person's own server is theirs to see (its address carries no key: model_server_create refuses one)
         "model_endpoint": server.base_url if server else public_endpoint(settings.OPENAI_BASE_URL),
@@ -105,7 +105,7 @@ def model(entry: CatalogModel) -> dict[str, Any]:
     server does not say, the window a new agent gets (AGENT_CONTEXT_WINDOW), and `context_window_known`
     (ours) is false."""
     window = entry.context_window or settings.AGENT_CONTEXT_WINDOW
-    operators = entry.server == "openai"
+    operators = entry.server == DEFAULT_SERVER
     return {"handle": entry.handle, "name": entry.model, "model": entry.model, "display_name": entry.model,
             "model_endpoint_type": ENDPOINT_TYPES.get(entry.kind, "openai"),
             "model_endpoint": public_endpoint(settings.OPENAI_BASE_URL) if operators else None,

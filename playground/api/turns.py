@@ -23,11 +23,9 @@ from memory.embedding_queue import client as redis_client
 from memory.models import Message
 from playground.api import letta
 from playground.api.ids import to_id
-from playground.api.waiting import run_answered
+from playground.api.waiting import IDLE_SECONDS, run_answered
 
 logger = logging.getLogger(__name__)
-
-IDLE_SECONDS = 5.0  # with no event for this long, look at the run in the database (and ping)
 
 
 def wait_seconds(agent: Agent) -> float:

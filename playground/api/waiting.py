@@ -20,7 +20,7 @@ from playground.api import letta
 from playground.api.ids import to_id
 from playground.outages import REDIS_DOWN, redis_unreachable
 
-IDLE_SECONDS = 5.0  # with no event for this long, look at the run in the database
+IDLE_SECONDS = 5.0  # with no event for this long, look at the run in the database (a stream pings then)
 
 
 def run_answered(run: Run, answer: Callable[[Run], dict[str, Any]], timeout: float) -> StreamingHttpResponse:
