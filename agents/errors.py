@@ -17,3 +17,11 @@ class ModelServerInvalid(ValueError):
         super().__init__("; ".join(errors.values()))
         self.errors = errors
         self.taken = taken
+
+
+class NothingPending(ValueError):
+    """A `continue` asked of an agent that has no pending step (Agent.pending_turn)."""
+
+
+class HistoryMissing(ValueError):
+    """A step that cannot be gone back to: it keeps no state (recorded before steps kept theirs)."""

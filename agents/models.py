@@ -97,6 +97,11 @@ class Agent(models.Model):
         JSON = "json"  # the tools described in the prompt, the model's JSON answer read back as tool calls
 
     tool_protocol = models.CharField(max_length=10, choices=ToolProtocol.choices, default=ToolProtocol.NATIVE)
+    # a fork (agents/history/fork.py): the step of another agent it was made just before
+    forked_from = models.ForeignKey("Step", null=True, blank=True, on_delete=models.SET_NULL, related_name="forks")
+    # an agent forked or rewound to just before a step: that step's turn, to be taken up again by a
+    # `continue` run ({"step_id", "run_id", "index", "steps", "called"}); cleared by the next turn
+    pending_turn = models.JSONField(null=True, blank=True)
     last_active_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -176,6 +181,7 @@ class Run(models.Model):
         AGENT_MESSAGE = "agent_message"  # another agent's message (agents/messaging.py)
         GROUP_MESSAGE = "group_message"  # what the others of a round-robin group said (agents/groups.py)
         SLEEPTIME = "sleeptime"  # a sleep-time agent's turn over its primary agent's new messages
+        CONTINUE = "continue"  # a forked or rewound agent's pending step made again, with no new event
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -261,6 +267,9 @@ class Step(models.Model):
     error = models.TextField(blank=True)
     # what the agent's tool rules did at this step (agents/engine/rules.py), for its trace
     rules = models.JSONField(default=list, blank=True)
+    # the agent just before this call (agents/engine/snapshot.py, agents/storage.py): enough to fork
+    # or rewind it to exactly here (agents/history)
+    state = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -269,6 +278,69 @@ class Step(models.Model):
 
     def __str__(self) -> str:
         return f"step {self.index} of run {self.run_id}"
+
+
+class StepReplay(models.Model):
+    """A step's exact request sent again with changes (agents/history/replay.py): the agent is not
+    touched; the new answer is kept beside the stored one, under the step."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="replays")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    # what was changed: {"model", "temperature", "system", "blocks": {label: value}, "tools": [names]}
+    changes = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    request = models.JSONField(null=True, blank=True)  # exactly as sent
+    response = models.JSONField(null=True, blank=True)
+    usage = models.JSONField(null=True, blank=True)
+    tokens = models.JSONField(default=dict, blank=True)  # our count of the new request
+    latency_ms = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["step", "id"]
+
+    def __str__(self) -> str:
+        return f"replay {self.pk} of step {self.step_id} ({self.status})"
+
+
+class Rewind(models.Model):
+    """An agent returned to just before one of its steps (agents/history/rewind.py). What went is
+    kept here, as it was, until a person confirms, so the rewind can be undone meanwhile."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"  # done; what went is kept and can come back
+        CONFIRMED = "confirmed"  # what went is gone for good
+        UNDONE = "undone"
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="rewinds")
+    # the step it went back to just before (the step itself went too): ids, not keys, since the rows are gone
+    step_id = models.BigIntegerField()
+    run_id = models.BigIntegerField()
+    step_index = models.PositiveIntegerField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # the rows and values that went, as they were (messages, passages, runs, steps, blocks, the window, ...)
+    removed = models.JSONField(default=dict, blank=True)
+    # what a person reads: {"messages": n, "block_edits": n, "passages": n, "runs": n, "steps": n}
+    counts = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"rewind {self.pk} of {self.agent_id} to step {self.step_id} ({self.status})"
 
 
 class ScheduledMessage(models.Model):

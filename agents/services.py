@@ -20,7 +20,7 @@ from agents.engine.types import Suspension, ToolRun
 from agents.engine.rules import KINDS as RULE_KINDS
 from agents.engine.rules import tools_named
 from agents.engine.tools import BASE_TOOL_NAMES, MULTI_AGENT_TOOL_NAMES, TOOL_SCHEMAS, argument_of
-from agents.errors import IdempotencyKeyReused, MessageTooLong, ModelServerInvalid
+from agents.errors import IdempotencyKeyReused, MessageTooLong, ModelServerInvalid, NothingPending
 from agents.llm import (
     DEFAULT_SERVER,
     NOT_CONFIGURED,
@@ -142,6 +142,15 @@ def turn_enqueue(*, agent: Agent, trigger: str = Run.Trigger.USER_MESSAGE, text:
     return run
 
 
+def turn_continue(*, agent: Agent, idempotency_key: str | None = None) -> Run:
+    """Queue the pending step of a forked or rewound agent (Agent.pending_turn): made again as it was
+    about to be, with no new event. Raises NothingPending when the agent has none."""
+    if agent.pending_turn is None:
+        raise NothingPending(f"{agent.name} has no pending step: it was not forked or rewound to before a step, or "
+                             "a turn has run since.")
+    return turn_enqueue(agent=agent, trigger=Run.Trigger.CONTINUE, idempotency_key=idempotency_key)
+
+
 def turn_withdraw(*, run: Run, reason: str) -> bool:
     """Take back a queued turn that its sender cannot wait for (Redis went away as it was sent): it
     ends cancelled with the reason, and frees its Idempotency-Key for the request sent again. False
@@ -257,6 +266,11 @@ def run_execute(*, run: Run) -> Run:
     events.publish(run.agent_id, event.run_started(run_id=run.pk, trigger=run.trigger))
     if run.trigger == Run.Trigger.SYSTEM and run.input == SUMMARIZE:  # agent_summarize_enqueue
         return _play(run, _summarize)
+    pending = run.agent.pending_turn
+    if pending is not None:  # whatever this turn is, the fork's or the rewind's pending step is taken up or left
+        Agent.objects.filter(pk=run.agent_id).update(pending_turn=None)
+    if run.trigger == Run.Trigger.CONTINUE:
+        return _play(run, lambda turn: turn.run(Event("continue", turn=pending)))
     sender = (messaging.sender_of(run) if run.trigger in (Run.Trigger.AGENT_MESSAGE, Run.Trigger.SLEEPTIME)
               else groups.group_event_sender(run) if run.trigger == Run.Trigger.GROUP_MESSAGE else None)
     return _play(run, lambda turn: turn.run(Event(EVENT_KINDS[run.trigger], run.input, last_login=last_active,

@@ -52,6 +52,7 @@ class DjangoStore:
         self.agent = agent
         self.run_id = run_id
         self.block_ids: dict[str, int] = {}
+        self.tool_ids: list[int] = []
         self.unembedded: list[Message] = []
 
     def load(self) -> AgentState:
@@ -61,6 +62,8 @@ class DjangoStore:
         in_context = memory_selectors.in_context_messages(agent_id=agent.pk)
         summary = next((m for m in reversed(in_context) if m.kind == Message.Kind.SUMMARY), None)
         recall_count, archival_count = memory_selectors.memory_counts(agent_id=agent.pk)
+        tools = list(agent.tools.order_by("kind", "pk"))  # built-ins in their own order
+        self.tool_ids = [t.pk for t in tools]
         return AgentState(
             agent_id=agent.pk, name=agent.name, system=agent.system, model=agent_model_name(agent),
             context_window=agent.context_window, temperature=agent.temperature, warning_share=agent.warning_share,
@@ -72,7 +75,7 @@ class DjangoStore:
             recall_count=recall_count,
             archival_count=archival_count,
             memory_edited_at=agent.memory_edited_at,
-            tools=[tool_spec(t) for t in agent.tools.order_by("kind", "pk")],  # built-ins in their own order
+            tools=[tool_spec(t) for t in tools],
             tool_rules=agent.tool_rules,
             heartbeat_fallback=agent.heartbeat_fallback,
         )
@@ -102,9 +105,9 @@ class DjangoStore:
                            run_id=self.run_id, append=append, replace=replace)
         return block_view(block)
 
-    def archival_insert(self, text: str) -> int:
+    def archival_insert(self, text: str, *, step_id: int | None = None) -> int:
         return memory_services.passage_insert(owner_id=self.agent.owner_id, agent_id=self.agent.pk, text=text,
-                                              embedding_model=self.agent.embedding_model).pk
+                                              embedding_model=self.agent.embedding_model, step_id=step_id).pk
 
     def archival_search(self, query: str, page: int, page_size: int) -> SearchPage:
         passages, ranked = memory_selectors.passage_search(scope=PassageScope(agent_id=self.agent.pk), query=query,
@@ -131,9 +134,24 @@ class DjangoStore:
             run_id=self.run_id, agent_id=self.agent.pk, index=record.index, purpose=record.purpose, model=record.model,
             request=record.request, response=record.response, tokens=record.tokens, usage=record.usage,
             prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens"),
-            latency_ms=record.latency_ms, error=record.error,
+            latency_ms=record.latency_ms, error=record.error, state={**record.state, **self.whereabouts()},
         )
         return step.pk
+
+    def whereabouts(self) -> dict:
+        """The store's part of a step's state: the agent's settings as this turn loaded them, and the last
+        of its rows so far (nothing of the turn's is written while the model answers)."""
+        agent = self.agent
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT (SELECT max(id) FROM memory_message WHERE agent_id = %s), "
+                "(SELECT max(id) FROM memory_passage WHERE agent_id = %s), (SELECT max(id) FROM memory_blockrevision), "
+                "(SELECT coalesce(array_agg(source_id ORDER BY source_id), '{}') FROM memory_source_agents "
+                "WHERE agent_id = %s)", [agent.pk, agent.pk, agent.pk])
+            last_message, last_passage, last_revision, sources = cursor.fetchone()
+        return {"agent": {"model": agent.model, "tool_protocol": agent.tool_protocol,
+                          "embedding_model": agent.embedding_model, "tool_ids": self.tool_ids, "source_ids": sources},
+                "last_message_id": last_message, "last_passage_id": last_passage, "last_revision_id": last_revision}
 
     def evict(self, message_ids: list[int], summary: MessageView) -> MessageView:
         row = memory_services.messages_evict(agent_id=self.agent.pk, owner_id=self.agent.owner_id,

@@ -210,6 +210,8 @@ class Passage(models.Model):
     # an agent's own archival memory, or a document's chunk (found through the agents its source is attached to)
     agent = models.ForeignKey("agents.Agent", null=True, blank=True, on_delete=models.CASCADE, related_name="passages")
     document = models.ForeignKey(Document, null=True, blank=True, on_delete=models.CASCADE, related_name="passages")
+    # the agent's step that inserted it (archival_memory_insert), for its timeline
+    step = models.ForeignKey("agents.Step", null=True, blank=True, on_delete=models.SET_NULL, related_name="passages")
     text = models.TextField()
     page_start = models.PositiveIntegerField(null=True, blank=True)
     page_end = models.PositiveIntegerField(null=True, blank=True)

@@ -141,13 +141,14 @@ def messages_embed(*, message_ids: list[int]) -> int:
     return len(rows)
 
 
-def passage_insert(*, owner_id: int, agent_id: int, text: str, embedding_model: str, tags: list[str] | None = None) -> Passage:
+def passage_insert(*, owner_id: int, agent_id: int, text: str, embedding_model: str, tags: list[str] | None = None,
+                   step_id: int | None = None) -> Passage:
     """An agent's own archival memory; embedded at once, so the next search finds it."""
     embedder = get_embedder(embedding_model)
     ensure_index(embedding_model, embedder.dimensions)
     [vector] = embedder.embed([text])
     passage = Passage.objects.create(owner_id=owner_id, agent_id=agent_id, text=text, embedding=vector,
-                                     embedding_model=embedding_model, tags=tags or [])
+                                     embedding_model=embedding_model, tags=tags or [], step_id=step_id)
     milvus.passages_upsert_later(ids=[passage.pk])
     return passage
 

@@ -278,7 +278,7 @@ class FakeLLM:
 
     @property
     def requests(self) -> list[dict]:
-        """Every request received, in arrival order: {"path", "headers", "json"}."""
+        """Every request received, in arrival order: {"path", "headers", "json", "raw"} (the body's bytes)."""
         with self._lock:
             return list(self._requests)
 
@@ -289,9 +289,9 @@ class FakeLLM:
         with self._lock:
             return self._requests[-1] if self._requests else None
 
-    def _record(self, path: str, headers: dict, body: Any) -> None:
+    def _record(self, path: str, headers: dict, body: Any, raw: bytes) -> None:
         with self._lock:
-            self._requests.append({"path": path, "headers": headers, "json": body})
+            self._requests.append({"path": path, "headers": headers, "json": body, "raw": raw})
 
     def _next_response(self, request: dict) -> Response:
         responder = self.responder
@@ -310,15 +310,15 @@ def _handler_for(server: FakeLLM) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_GET(self):
-            self._handle(None)
+            self._handle(None, b"")
 
         def do_POST(self):
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            self._handle(json.loads(raw) if raw else None)
+            self._handle(json.loads(raw) if raw else None, raw)
 
-        def _handle(self, body: Any) -> None:
+        def _handle(self, body: Any, raw: bytes) -> None:
             path = urlsplit(self.path).path
-            server._record(path, {k.lower(): v for k, v in self.headers.items()}, body)
+            server._record(path, {k.lower(): v for k, v in self.headers.items()}, body, raw)
             try:
                 if (self.command, path) == ("GET", "/v1/models"):
                     if server.models_delay and server._stopping.wait(server.models_delay):

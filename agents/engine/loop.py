@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from agents.engine import events, prompts
+from agents.engine import events, prompts, snapshot
 from agents.engine.context import CompiledContext, compile_context, over_flush_line, over_warning_line
 from agents.engine.rules import ToolRules
 from agents.engine.streaming import AnswerStream
 from agents.engine.tools import ToolContext, ToolOutcome, argument_of, execute, tools_of
 from agents.engine.types import (
     LLM,
+    AgentState,
     Completion,
     Delta,
     MessageView,
@@ -38,6 +39,9 @@ class Event:
     # whom the event is from: an agent_message's sender {"id", "name", "waits"} (whether it waits for the
     # reply); a group_message's group {"id", "name"}; a sleeptime turn's primary agent {"id", "name"}
     sender: dict | None = None
+    # a `continue` event (no message: the pending step of a fork or a rewound agent made again): the
+    # turn it takes up, {"steps", "called"} as agents.engine.snapshot keeps them
+    turn: dict | None = None
 
 
 MIN_RESULT_CHARS = 1_000
@@ -85,7 +89,9 @@ class Turn:
     messenger: Messenger | None = None  # sends the agent's messages to other agents
 
     def run(self, event: Event) -> TurnResult:
-        self.begin()
+        carried = event.turn or {}
+        self.begin(steps=carried.get("steps", 0))
+        self.rules.called = [tuple(call) for call in carried.get("called", [])]
         return self.steps_from(lambda: self.record_event(event))
 
     def resume(self, suspension: Suspension, results: dict[str, ToolOutcome]) -> TurnResult:
@@ -159,6 +165,8 @@ class Turn:
                 self.publish(event)
 
     def record_event(self, event: Event) -> None:
+        if event.kind == "continue":  # the event was recorded before the fork or the rewind
+            return
         moment = self.now()
         if event.kind == "user_message":
             self.append(MessageView(None, "user", "user_message", prompts.user_message(event.text, moment), event.text))
@@ -228,18 +236,7 @@ class Turn:
         self.store.set_memory_warning(True)
 
     def request(self, context: CompiledContext) -> dict[str, Any]:
-        request = {
-            "model": self.state.model,
-            "messages": context.messages,
-            "temperature": self.state.temperature,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
-        if context.tools:  # OpenAI refuses an empty list, and a tool_choice without tools
-            request.update(tools=context.tools, tool_choice="auto")
-        if self.state.completion_reserve > 0:  # what the window keeps free for the answer bounds the answer
-            request["max_tokens"] = self.state.completion_reserve
-        return request
+        return request_body(self.state, context)
 
     def agent_step(self) -> tuple[Completion, int]:
         overflows = 0
@@ -255,6 +252,7 @@ class Turn:
 
     def call(self, request: dict[str, Any], tokens: dict[str, Any], *, purpose: str) -> tuple[Completion, int]:
         """One LLM call with bounded retries of retryable errors; every attempt is a recorded step."""
+        state = snapshot.take(self.state, steps=self.steps, called=self.rules.called)
         for attempt in range(self.settings.max_retries + 1):
             index = self.calls
             self.calls += 1
@@ -271,7 +269,7 @@ class Turn:
             except ProviderError as error:
                 latency = (time.perf_counter() - started) * 1000
                 step_id = self.store.save_step(StepRecord(index, request["model"], request, None, tokens, None,
-                                                          latency, error=error.message, purpose=purpose))
+                                                          latency, error=error.message, purpose=purpose, state=state))
                 if not error.retryable or attempt == self.settings.max_retries:
                     raise
                 wait = self.settings.backoff_seconds * 2**attempt
@@ -285,7 +283,7 @@ class Turn:
                 continue
             latency = (time.perf_counter() - started) * 1000
             step_id = self.store.save_step(StepRecord(index, request["model"], request, completion.response, tokens,
-                                                      completion.usage, latency, purpose=purpose))
+                                                      completion.usage, latency, purpose=purpose, state=state))
             self.publish(events.usage(run_id=self.run_id, step_id=step_id, step=index, purpose=purpose, tokens=tokens,
                                       usage=completion.usage, latency_ms=latency))
             return completion, step_id
@@ -409,6 +407,22 @@ class Turn:
         except ProviderError as error:
             raise TurnFailure(f"The summary of evicted messages failed: {error.message}") from error
         return completion.content.strip() or previous
+
+
+def request_body(state: AgentState, context: CompiledContext) -> dict[str, Any]:
+    """An agent call's request, as it is sent."""
+    request = {
+        "model": state.model,
+        "messages": context.messages,
+        "temperature": state.temperature,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    if context.tools:  # OpenAI refuses an empty list, and a tool_choice without tools
+        request.update(tools=context.tools, tool_choice="auto")
+    if state.completion_reserve > 0:  # what the window keeps free for the answer bounds the answer
+        request["max_tokens"] = state.completion_reserve
+    return request
 
 
 def _ignore(delta: Delta) -> None:  # a summary's answer is not shown as it streams

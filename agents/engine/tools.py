@@ -303,7 +303,7 @@ def core_memory_replace(ctx: ToolContext, args: CoreMemoryReplace) -> ToolOutcom
 
 
 def archival_memory_insert(ctx: ToolContext, args: ArchivalMemoryInsert) -> ToolOutcome:
-    ctx.store.archival_insert(args.content)
+    ctx.store.archival_insert(args.content, step_id=ctx.step_id)
     ctx.state.archival_count += 1
     return ToolOutcome(status="OK", message=None, heartbeat=args.request_heartbeat)
 

@@ -176,6 +176,7 @@ class StepRecord:
     latency_ms: float
     error: str = ""
     purpose: str = "agent"  # or "summary"
+    state: dict[str, Any] = field(default_factory=dict)  # the agent just before the call (agents/engine/snapshot.py)
 
 
 @dataclass
@@ -229,7 +230,7 @@ class Store(Protocol):
         """Append to or replace text in a core memory block as it is now; the block after the edit.
         Raises memory.errors.BlockEditRefused (read-only, over the limit, text not found)."""
 
-    def archival_insert(self, text: str) -> int: ...
+    def archival_insert(self, text: str, *, step_id: int | None = None) -> int: ...
 
     def archival_search(self, query: str, page: int, page_size: int) -> SearchPage: ...
 

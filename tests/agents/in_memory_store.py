@@ -66,7 +66,7 @@ class InMemoryStore:
         self.block_writes.append((label, value, step_id))
         return dataclasses.replace(block)
 
-    def archival_insert(self, text):
+    def archival_insert(self, text, *, step_id=None):
         self.passages.append(text)
         return len(self.passages)
 
