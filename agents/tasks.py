@@ -39,3 +39,12 @@ def check_model(agent_id: int, check_id: str) -> None:
     from agents.services import model_check_run
 
     model_check_run(agent_id=agent_id, check_id=check_id)
+
+
+@shared_task(name="agents.replay_step", ignore_result=True)
+def replay_step(replay_id: int) -> None:
+    """A step's request sent again with changes (agents.history.replay.replay_enqueue); quiet if the replay is
+    gone or was taken already."""
+    from agents.history.replay import replay_run
+
+    replay_run(replay_id=replay_id)

@@ -262,6 +262,8 @@ CELERY_TASK_ANNOTATIONS = {
     "agents.sleeptime_check": {"soft_time_limit": 60, "time_limit": 120},
     # the model check makes a handful of LLM calls, each bounded by LLM_TIMEOUT
     "agents.check_model": {"soft_time_limit": 8 * LLM_TIMEOUT, "time_limit": 8 * LLM_TIMEOUT + 60},
+    # a replay is one LLM call, bounded by LLM_TIMEOUT, and a token count
+    "agents.replay_step": {"soft_time_limit": 2 * LLM_TIMEOUT, "time_limit": 2 * LLM_TIMEOUT + 60},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": max(limits["time_limit"] for limits in CELERY_TASK_ANNOTATIONS.values()) + 600,
@@ -351,7 +353,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "PREPROCESSING_HOOKS": ["playground.api.schema.letta_paths_only"],
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"LettaMessageType": "playground.api.letta.MESSAGE_TYPES"},
+    "ENUM_NAME_OVERRIDES": {"LettaMessageType": "playground.api.letta.MESSAGE_TYPES",
+                            "ReplayStatus": "agents.models.StepReplay.Status",
+                            "ReplayChange": "playground.api.serializers.replays.CHANGES"},
 }
 
 LOGGING = {

@@ -2,7 +2,10 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from playground.views import agents, groups, inspect, memory, settings, sources, tools
+from playground.views import agents, groups, inspect, memory, settings, sources, timeline, tools
+from playground.views import replays
+from playground.views import rewinds
+from playground.views.scenarios import run_scenario
 from playground.views.health import healthz
 from playground.views.schedules import agent_schedule_cancel, agent_schedules
 
@@ -48,6 +51,15 @@ urlpatterns = [
     path(agent + "schedules/<int:schedule_id>/cancel", agent_schedule_cancel, name="agent-schedule-cancel"),
     path(agent + "steps/<int:step_id>", inspect.step_detail, name="step"),
     path(agent + "steps/<int:step_id>.json", inspect.step_download, name="step-json"),
+    path(agent + "steps/<int:step_id>/replays", replays.step_replays, name="step-replays"),
+    path(agent + "replays/<int:replay_id>", replays.step_replay, name="step-replay"),
+    path(agent + "timeline", timeline.timeline_panel, name="timeline"),
+    path(agent + "steps/<int:step_id>/fork", timeline.step_fork, name="step-fork"),
+    path(agent + "continue", timeline.agent_continue, name="agent-continue"),
+    path(agent + "rewind/<int:step_id>", rewinds.agent_rewind_page, name="agent-rewind"),
+    path(agent + "rewinds/<int:rewind_id>/undo", rewinds.rewind_undo_view, name="rewind-undo"),
+    path(agent + "rewinds/<int:rewind_id>/confirm", rewinds.rewind_confirm_view, name="rewind-confirm"),
+    path(agent + "runs/<int:run_id>/scenario.json", run_scenario, name="run-scenario"),
     path("sources/", sources.source_list, name="sources"),
     path("sources/new", sources.source_new, name="source-new"),
     path("sources/<int:source_id>/upload", sources.source_upload, name="source-upload"),

@@ -52,6 +52,9 @@ def agent_fork(*, step: Step, name: str = "") -> Agent:
                       window=snapshot.window_ids(state))
         copied = passages_copy(source_id=source.pk, target_id=fork.pk, last_id=state["last_passage_id"])
         transaction.on_commit(lambda: milvus.passages_upsert_later(ids=copied))
+    # what could not be restored (a tool edited since, a document added to a source...), for its page
+    fork.pending_turn["differences"] = fork_differences(fork=fork, step=step)
+    Agent.objects.filter(pk=fork.pk).update(pending_turn=fork.pending_turn)
     return fork
 
 

@@ -19,7 +19,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from agents.errors import IdempotencyKeyReused, MessageTooLong
+from agents.errors import IdempotencyKeyReused, MessageTooLong, RewindRefused
 from agents.llm import LLMNotConfigured
 from playground import outages
 from playground.outages import database_unreachable, redis_unreachable
@@ -72,6 +72,8 @@ def _translate(exc: Exception) -> Exception:
         return PayloadTooLarge(str(exc), code="quota_exceeded")
     if isinstance(exc, IdempotencyKeyReused):
         return Conflict(str(exc), code="idempotency_key_reused")
+    if isinstance(exc, RewindRefused):  # a run under way, or an undo the agent has gone on past
+        return Conflict(str(exc), code="rewind_refused")
     if isinstance(exc, BlockLimitExceeded):
         return exceptions.ValidationError({"value": [str(exc)]}, code="block_limit_exceeded")
     if isinstance(exc, BlockEditRefused):

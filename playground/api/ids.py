@@ -14,7 +14,7 @@ _ID = re.compile(r"^([a-z]+)-(\d{1,19})$")
 # kind in the id -> what a person calls it, for error messages
 NOUNS = {"agent": "agent", "block": "block", "message": "message", "passage": "passage", "run": "run",
          "step": "step", "source": "folder", "file": "file", "group": "group",
-         "provider": "model server"}
+         "provider": "model server", "replay": "replay", "rewind": "rewind"}
 
 
 def to_id(kind: str, pk: int | None) -> str | None:

@@ -9,8 +9,11 @@ from drf_spectacular.views import SpectacularJSONAPIView
 
 from playground.api import schema  # noqa: F401  (registers the bearer scheme with drf-spectacular)
 from playground.api.errors import not_found
-from playground.api.views import (agents, archival, blocks, docs, folders, groups, messages, providers, recall, runs,
-                                  schedules, tools)
+from playground.api.views import (agents, archival, blocks, docs, folders, forks, groups, messages, providers, recall,
+                                  runs, schedules, tools)
+from playground.api.views import replays
+from playground.api.views import rewinds
+from playground.api.views.scenarios import RunScenario
 
 SCHEMA_PATHS: set[str] = set()
 
@@ -49,6 +52,12 @@ urlpatterns = [
     *route(agent + "reset-messages", messages.AgentMessagesReset.as_view(), "api-agent-reset"),
     *route(agent + "messages/<str:message_id>", recall.AgentMessageEdit.as_view(), "api-agent-message"),
     *route(agent + "summarize", recall.AgentSummarize.as_view(), "api-agent-summarize"),
+    *route(agent + "fork", forks.AgentFork.as_view(), "api-agent-fork"),
+    *route(agent + "continue", forks.AgentContinue.as_view(), "api-agent-continue"),
+    *route(agent + "rewind", rewinds.AgentRewind.as_view(), "api-agent-rewind"),
+    *route(agent + "rewinds", rewinds.AgentRewinds.as_view(), "api-agent-rewinds"),
+    *route(agent + "rewinds/<str:rewind_id>/undo", rewinds.AgentRewindUndo.as_view(), "api-agent-rewind-undo"),
+    *route(agent + "rewinds/<str:rewind_id>/confirm", rewinds.AgentRewindConfirm.as_view(), "api-agent-rewind-confirm"),
     *route(agent + "schedule", schedules.AgentSchedules.as_view(), "api-agent-schedules"),
     *route(agent + "schedule/<str:scheduled_message_id>", schedules.AgentSchedule.as_view(), "api-agent-schedule"),
     *route(agent + "folders", folders.AgentFolders.as_view(), "api-agent-folders"),
@@ -68,10 +77,14 @@ urlpatterns = [
     *route("runs/<str:run_id>/steps", runs.RunSteps.as_view(), "api-run-steps"),
     *route("runs/<str:run_id>/usage", runs.RunUsage.as_view(), "api-run-usage"),
     *route("runs/<str:run_id>/trace", runs.RunTrace.as_view(), "api-run-trace"),
+    *route("runs/<str:run_id>/scenario", RunScenario.as_view(), "api-run-scenario"),
     *route("steps/", runs.StepList.as_view(), "api-steps"),
     *route("steps/<str:step_id>", runs.StepDetail.as_view(), "api-step"),
     *route("steps/<str:step_id>/trace", runs.StepTrace.as_view(), "api-step-trace"),
     *route("steps/<str:step_id>/messages", runs.StepMessages.as_view(), "api-step-messages"),
+    *route("steps/<str:step_id>/replay", replays.step_replay, "api-step-replay"),
+    *route("steps/<str:step_id>/replays", replays.StepReplays.as_view(), "api-step-replays"),
+    *route("replays/<str:replay_id>", replays.ReplayDetail.as_view(), "api-replay"),
     *route("folders/", folders.FolderList.as_view(), "api-folders"),
     *route("folders/<str:folder_id>", folders.FolderDetail.as_view(), "api-folder"),
     *route("folders/<str:folder_id>/files", folders.FolderFiles.as_view(), "api-folder-files"),

@@ -16,6 +16,7 @@ from rest_framework.exceptions import ValidationError as FileInvalid
 from django.views.decorators.http import require_GET, require_POST
 
 from agents.agent_file import agent_file_export, agent_file_import, agent_file_read
+from agents.history.rewind import rewind_latest_pending
 from agents.llm import LLMNotConfigured
 from agents.models import RUN_UNFINISHED, Run
 from agents.services import agent_create, agent_delete, agent_duplicate, exchange_undo, messages_reset, turn_enqueue
@@ -99,7 +100,7 @@ def agent_page(request, agent_id: int):
     return render(request, "agents/detail.html", {
         **memory_context(agent), "turns": chat_turns(history, agent_id=agent.pk, oldest=len(history) < HISTORY_PAGE),
         "older": len(history) == HISTORY_PAGE and history[0].pk,
-        "form": MessageForm(), "working": working,
+        "form": MessageForm(), "working": working, "rewind": rewind_latest_pending(agent=agent),
     })
 
 
