@@ -513,14 +513,15 @@ def _memory_edited(agent_ids) -> None:
 
 def block_edit(*, block_id: int, actor: str = BlockRevision.Actor.USER, user=None, step_id: int | None = None,
                run_id: int | None = None, fields: dict | None = None, append: str | None = None,
-               replace: tuple[str, str] | None = None, revision: BlockRevision | None = None) -> Block:
+               replace: tuple[str, str] | None = None, revision: BlockRevision | None = None, note: str = "") -> Block:
     """The one way a core memory block changes, by a person (`user`) or by an agent's tool (`step_id`).
 
     One edit at a time: set `fields` (label, description, value, limit, read_only), `append` a line to
     the value, `replace` (old, new) text in it, or restore the fields as they were before `revision`.
     The edit applies to the block as it is at that moment (its row is locked), so an edit made by
     someone else meanwhile is never lost. A label must stay unique on every agent that has the block;
-    an agent cannot edit a read-only block. The change is kept as a revision, the block's agents have
+    an agent cannot edit a read-only block. The change is kept as a revision (with `note`, why, if it was
+    not an edit as such), the block's agents have
     their memory marked edited, and everyone watching them sees it at once."""
     if sum(edit is not None for edit in (fields, append, replace, revision)) != 1:
         raise ValueError("block_edit takes exactly one of fields, append, replace or revision")
@@ -544,7 +545,7 @@ def block_edit(*, block_id: int, actor: str = BlockRevision.Actor.USER, user=Non
             _label_free(block, changes["label"], block.agents.all())
         return changes
 
-    block, changed = block_write(block_id=block_id, actor=actor, user=user, step_id=step_id, change=change)
+    block, changed = block_write(block_id=block_id, actor=actor, user=user, step_id=step_id, change=change, note=note)
     if changed:
         agent_ids = list(BlockAttachment.objects.filter(block=block).values_list("agent_id", flat=True))
         _memory_edited(agent_ids)

@@ -81,6 +81,8 @@ class BlockRevision(models.Model):
     # the fields as they were and as they became: {"value": ..., "label": ..., ...}
     before = models.JSONField(default=dict)
     after = models.JSONField(default=dict)
+    # why, when it was not an edit as such: "rewind to before step 2 of run 14" (agents/history/rewind.py)
+    note = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

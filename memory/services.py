@@ -47,18 +47,19 @@ def block_create(*, owner, label: str, value: str = "", limit: int = 5000, descr
 
 
 def block_write(*, block_id: int, actor: str, change: Callable[[Block], dict], user=None,
-                step_id: int | None = None) -> tuple[Block, bool]:
+                step_id: int | None = None, note: str = "") -> tuple[Block, bool]:
     """Change a block from what it holds now: `change` gets the locked row and returns the new values
     of some of its fields (or raises BlockEditRefused). A value over the limit is refused; a change
     is kept as a revision. Returns the block and whether anything changed. Callers go through
     agents.services.block_edit, which also tells the block's agents."""
     try:
-        return _block_write(block_id, actor, change, user, step_id)
+        return _block_write(block_id, actor, change, user, step_id, note)
     except IntegrityError as error:  # one_label_per_agent: a rename that raced past the caller's check
         raise BlockLabelTaken("another block of one of its agents already has that label") from error
 
 
-def _block_write(block_id: int, actor: str, change: Callable[[Block], dict], user, step_id: int | None) -> tuple[Block, bool]:
+def _block_write(block_id: int, actor: str, change: Callable[[Block], dict], user, step_id: int | None,
+                 note: str) -> tuple[Block, bool]:
     with transaction.atomic():
         block = Block.objects.select_for_update().get(pk=block_id)
         used = len(block.value)
@@ -76,7 +77,8 @@ def _block_write(block_id: int, actor: str, change: Callable[[Block], dict], use
         block.save(update_fields=[*changes, "updated_at"])
         if before.get("label", block.label) != block.label:
             BlockAttachment.objects.filter(block=block).update(label=block.label)
-        BlockRevision.objects.create(block=block, actor=actor, user=user, step_id=step_id, before=before, after=after)
+        BlockRevision.objects.create(block=block, actor=actor, user=user, step_id=step_id, before=before, after=after,
+                                     note=note)
     return block, True
 
 

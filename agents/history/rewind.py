@@ -280,7 +280,7 @@ def _set_window(agent: Agent, window: list[int]) -> None:
                        "WHERE agent_id = %s AND in_context <> (id = ANY(%s))", [window, agent.pk, window])
 
 
-def _blocks_restore(agent: Agent, state: dict, user) -> dict:
+def _blocks_restore(agent: Agent, state: dict, user, step_index: str) -> dict:
     """Core memory as the state has it, through block_edit (each change a revision by `user`): the
     blocks attached since go out, those detached since come back, deleted ones are made anew."""
     from agents.services import block_edit
@@ -296,7 +296,7 @@ def _blocks_restore(agent: Agent, state: dict, user) -> dict:
             created.append(block.pk)
         elif changes := {name: value for name, value in wanted.items() if getattr(block, name) != value}:
             before.append({"id": block.pk, **{name: getattr(block, name) for name in changes}})
-            block_edit(block_id=block.pk, user=user, fields=changes)
+            block_edit(block_id=block.pk, user=user, fields=changes, note=f"rewind to before step {step_index}")
         BlockAttachment.objects.update_or_create(agent=agent, block=block,
                                                  defaults={"label": view.label, "position": position})
     return {"blocks": before, "created_blocks": created}
@@ -314,7 +314,7 @@ def agent_rewind(*, agent: Agent, step: Step, user=None) -> Rewind:
         preview = rewind_preview(agent=locked, step=step)  # under the lock: nothing moves now
         kept = _keep(locked, _gone(locked, step, state))
         _delete(kept)
-        kept |= _blocks_restore(agent, state, user)
+        kept |= _blocks_restore(agent, state, user, f"{step.index} of run {step.run_id}")
         _set_window(agent, snapshot.window_ids(state))
         Agent.objects.filter(pk=agent.pk).update(memory_warning_sent=state["memory_warning_sent"],
                                                  memory_edited_at=snapshot.edited_at(state),
@@ -368,7 +368,7 @@ def _blocks_put_back(agent: Agent, kept: dict, user) -> None:
     BlockAttachment.objects.filter(agent=agent).delete()
     for before in kept["blocks"]:
         fields = {name: value for name, value in before.items() if name != "id"}
-        block_edit(block_id=before["id"], user=user, fields=fields)
+        block_edit(block_id=before["id"], user=user, fields=fields, note="rewind undone")
     Block.objects.filter(pk__in=kept["created_blocks"]).exclude(
         pk__in=BlockAttachment.objects.values("block_id")).delete()
     rows_restore(BlockAttachment, kept["attachments"])

@@ -133,10 +133,12 @@ def test_undo_puts_back_everything_exactly(agent, llm, celery_worker):
     assert ScheduledMessage.objects.get(pk=wakeup.pk).status == "cancelled"
     revision = BlockRevision.objects.filter(block__label="human", block__agents=agent).order_by("-id").first()
     assert (revision.actor, revision.user, revision.after) == ("user", agent.owner, {"value": "Name: Ada"})
+    assert revision.note == f"rewind to before step 1 of run {runs[0].pk}"  # the block's history says why
     assert rewind.removed["messages"][0]["embedding"] is None or isinstance(rewind.removed["messages"][0]["embedding"], list)
 
     rewind_undo(rewind=rewind, user=agent.owner)
 
+    assert BlockRevision.objects.filter(block__label="human", block__agents=agent).order_by("-id")[0].note == "rewind undone"
     after = everything(agent)
     kept = after["revision_steps"][:len(before["revision_steps"])]
     assert kept == before["revision_steps"]  # the revisions the steps made name their steps again
