@@ -54,7 +54,7 @@ def test_the_timeline_shows_runs_steps_and_what_each_changed(owner_client, agent
         assert reverse("step-replays", args=[agent.pk, step.pk]) in html
         assert reverse("agent-rewind", args=[agent.pk, step.pk]) in html
     assert html.count('<code class="call">') == 3
-    assert "✎ human" in html and "＋ archival: Ada likes owls" in html
+    assert "✎ human" in html and "+ archival: Ada likes owls" in html
     assert reverse("run-scenario", args=[agent.pk, turn.pk]) in html
 
 

@@ -32,6 +32,8 @@ def page(chromium, live):
     page = context.new_page()
     page.live_url = live.url
     page.dialogs = []
-    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    page.accept_dialogs = False  # a test that answers a confirm with OK sets it
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message),
+                                      dialog.accept() if page.accept_dialogs else dialog.dismiss()))
     yield page
     context.close()
