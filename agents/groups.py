@@ -206,13 +206,14 @@ def _next_speaker(run: Run) -> None:
 
 def turn_finished(turn: GroupTurn) -> bool:
     """Whether everything a person's message to a group led to has ended."""
-    if turn.runs.filter(status__in=UNFINISHED).exists():
-        return False
     group = turn.group
     if group.kind == Group.Kind.ROUND_ROBIN:
         members = group.memberships.count()
-        return not members or turn.runs.filter(trigger=Run.Trigger.GROUP_MESSAGE).count() >= _answers(group, members)
-    return True
+        # counted before the unfinished runs are looked for: a member's run queued after this count (as the
+        # one before it ends) is then seen unfinished, where counted after it would have been missed
+        if members and turn.runs.filter(trigger=Run.Trigger.GROUP_MESSAGE).count() < _answers(group, members):
+            return False
+    return not turn.runs.filter(status__in=UNFINISHED).exists()
 
 
 def turn_runs(turn: GroupTurn) -> list[Run]:

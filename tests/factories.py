@@ -83,6 +83,19 @@ def make_step(run, **fields):
     return Step.objects.create(run=run, **fields)
 
 
+def make_replay_and_rewind(step_id: str) -> tuple[str, str]:
+    """A finished replay of an API step id's step and a kept rewind of its agent: their API ids."""
+    from agents.models import Rewind, StepReplay
+    from playground.api.ids import from_id, to_id
+
+    step = Step.objects.get(pk=from_id("step", step_id))
+    replay = StepReplay.objects.create(step=step, status="done", request=step.request, response=step.response,
+                                       usage=step.usage, tokens=step.tokens, latency_ms=1.0)
+    rewind = Rewind.objects.create(agent=step.agent, step_id=step.pk, run_id=step.run_id, step_index=step.index,
+                                   status=Rewind.Status.CONFIRMED)
+    return to_id("replay", replay.pk), to_id("rewind", rewind.pk)
+
+
 def unit_vector(text: str, dimensions: int) -> list[float]:
     """The same text always gives the same vector; different texts give unrelated ones."""
     digest = hashlib.shake_256(text.encode()).digest(2 * dimensions)

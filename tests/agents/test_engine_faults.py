@@ -10,7 +10,7 @@ from tests.agents.in_memory_store import InMemoryStore, make_state
 from tests.fake_llm import tool_call
 
 class RaisingStore(InMemoryStore):
-    def archival_insert(self, text):
+    def archival_insert(self, text, *, step_id=None):
         raise ValueError("A string literal cannot contain NUL (0x00) characters.")
 
 

@@ -41,6 +41,32 @@ def finished(turn, timeout: float = 60):
     return wait_until(lambda: turn_finished(turn) and turn, timeout=timeout, message="the group's turn")
 
 
+def test_a_round_is_not_finished_while_the_next_members_run_is_being_queued():
+    """The race a loaded machine showed: the last member's run queued between turn_finished's two questions."""
+    from django.db import connection
+
+    from agents.models import GroupTurn
+
+    owner = make_user()
+    ann, bob, cal = agents(owner, "Ann", "Bob", "Cal")
+    group = group_create(owner=owner, kind="round_robin", members=[ann, bob, cal])
+    turn = GroupTurn.objects.create(group=group, input="Roll call.")
+    for agent, status in ((ann, Run.Status.COMPLETED), (bob, Run.Status.FAILED)):
+        Run.objects.create(agent=agent, trigger=Run.Trigger.GROUP_MESSAGE, group_turn=turn, status=status)
+    queued = []
+
+    def cal_queued_meanwhile(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if '"agents_run"' in sql and not queued:  # right after the first question about the runs
+            queued.append(cal)
+            Run.objects.create(agent=cal, trigger=Run.Trigger.GROUP_MESSAGE, group_turn=turn)
+        return result
+
+    with connection.execute_wrapper(cal_queued_meanwhile):
+        assert not turn_finished(turn)
+    assert queued
+
+
 def test_round_robin_each_answers_in_turn_seeing_what_was_said_since_it_last_spoke(llm, celery_worker):
     owner = make_user()
     ann, bob = agents(owner, "Ann", "Bob")

@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from tests.factories import make_replay_and_rewind
 from tests.fake_llm import tool_call
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,8 +41,9 @@ def theirs(other, live_llm):
                                               messages=[{"role": "user", "content": "secret reminder"}])
     provider = other.http.post("/v1/providers/", json={"name": "secret-box", "base_url": "http://127.0.0.1:9/v1",
                                                        "api_key": "sk-secret"}).json()
+    replay, rewind = make_replay_and_rewind(step.id)
     return {"provider_id": provider["id"], "agent_id": agent.id, "block_id": block.id, "block_label": "human",
-            "memory_id": passage.id,
+            "memory_id": passage.id, "replay_id": replay, "rewind_id": rewind,
             "message_id": response.messages[0].id, "run_id": run_id, "step_id": step.id, "folder_id": folder.id,
             "file_id": file.id, "tool_id": tool.id, "tool_name": tool.name, "group_id": group["id"],
             "scheduled_message_id": wakeup.id}

@@ -11,7 +11,7 @@ from django.conf import settings
 
 from memory.models import Document
 from playground.api import letta
-from tests.factories import make_agent, make_passage, make_user
+from tests.factories import make_agent, make_passage, make_replay_and_rewind, make_user
 from tests.fake_llm import tool_call
 from tests.helpers import wait_until
 from tests.playground.api.conftest import Api
@@ -86,7 +86,9 @@ def ids(api: Api, agent, folder, file, sent) -> dict[str, str]:
     run_id = sent.json()["usage"]["run_ids"][0]
     step = api.sdk.runs.steps.list(run_id).items[0]
     [block] = [b for b in api.http.get(f"/v1/agents/{agent.id}/core-memory/blocks").json() if b["label"] == "human"]
+    replay, rewind = make_replay_and_rewind(step.id)
     return {"agent_id": agent.id, "folder_id": folder.id, "file_id": file.id, "run_id": run_id, "step_id": step.id,
+            "replay_id": replay, "rewind_id": rewind,
             "message_id": sent.json()["messages"][0]["id"], "block_id": block["id"], "block_label": "human",
             "tool_id": api.sdk.tools.list(name="send_message").items[0].id,
             "group_id": api.http.post("/v1/groups/", json={"agent_ids": [agent.id]}).json()["id"],
