@@ -5,6 +5,7 @@ from django.db import connection, transaction
 
 from agents.engine import snapshot
 from agents.errors import HistoryMissing
+from agents.history.differences import request_differences
 from agents.engine.loop import request_body
 from agents.engine.tools import tools_of
 from agents.models import Agent, Step
@@ -115,32 +116,7 @@ def next_request(agent: Agent) -> dict:
     return request_body(state, context)
 
 
-def request_differences(stored: dict, new: dict, *, limit: int = 5) -> list[str]:
-    """Where two requests differ, as JSON paths with both values shortened: [] when they are equal."""
-    found: list[str] = []
-
-    def walk(a, b, path: str) -> None:
-        if len(found) >= limit or a == b:
-            return
-        if isinstance(a, dict) and isinstance(b, dict):
-            for key in list(a) + [k for k in b if k not in a]:
-                walk(a.get(key, "<missing>"), b.get(key, "<missing>"), f"{path}.{key}")
-        elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-            for i, (x, y) in enumerate(zip(a, b)):
-                walk(x, y, f"{path}[{i}]")
-        else:
-            found.append(f"{path or '.'}: {_short(a)} → {_short(b)}")
-
-    walk(stored, new, "")
-    return found
-
-
-def _short(value) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= 120 else text[:117] + "…"
-
-
 def fork_differences(*, fork: Agent, step: Step) -> list[str]:
     """How the fork's next request would differ from the step's (a tool edited since, a document added to
     a source, a message deleted...): [] for an exact fork."""
-    return request_differences(step.request, next_request(fork))
+    return request_differences(step.request, next_request(fork), limit=5)

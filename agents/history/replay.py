@@ -7,7 +7,6 @@ import copy
 import difflib
 import json
 import logging
-import os
 import re
 import time
 from types import SimpleNamespace
@@ -22,6 +21,7 @@ from agents.engine.context import core_memory_section
 from agents.engine.tools import BASE_TOOL_NAMES
 from agents.engine.types import Delta
 from agents.errors import ReplayRefused
+from agents.history.differences import request_differences
 from agents.llm import DEFAULT_SERVER, LLMNotConfigured, get_llm_for, served_model_name, server_named
 from agents.llm.json_tools import PROTOCOL_HEADING, protocol_text, with_tool_protocol
 from agents.models import Step, StepReplay
@@ -366,61 +366,6 @@ def tool_calls_diff(old: list[dict], new: list[dict]) -> list[dict[str, Any]]:
     return rows
 
 
-MISSING = object()
-
-
-def request_changes(stored: dict, new: dict, *, limit: int = 20) -> list[str]:
-    """Where the replayed request differs from the step's, as JSON paths a person reads: a text shown around
-    where it changed, a tool set as the names it lost and gained."""
-    found: list[str] = []
-    names = [_tool_names(r.get("tools")) for r in (stored, new)]
-    if names[0] != names[1]:
-        lost = [n for n in names[0] if n not in names[1]]
-        gained = [n for n in names[1] if n not in names[0]]
-        found.append(".tools: " + ", ".join([f"-{n}" for n in lost] + [f"+{n}" for n in gained] or ["reordered"]))
-
-    def walk(a, b, path: str) -> None:
-        if len(found) >= limit or a == b or (path == ".tools" and names[0] != names[1]):  # said above, by name
-            return
-        if isinstance(a, dict) and isinstance(b, dict):
-            for key in list(a) + [k for k in b if k not in a]:
-                walk(a.get(key, MISSING), b.get(key, MISSING), f"{path}.{key}")
-        elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-            for i, (x, y) in enumerate(zip(a, b)):
-                walk(x, y, f"{path}[{i}]")
-        elif isinstance(a, str) and isinstance(b, str):
-            found.append(f"{path}: {_around_change(a, b)}")
-        else:
-            found.append(f"{path}: {_short(a)} → {_short(b)}")
-
-    walk(stored, new, "")
-    return found
-
-
-def _tool_names(tools) -> list[str]:
-    return [(t.get("function") or {}).get("name", "") for t in tools or [] if isinstance(t, dict)]
-
-
-def _short(value) -> str:
-    text = "(none)" if value is MISSING else value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 120 else text[:117] + "…"
-
-
-def _around_change(a: str, b: str, context: int = 40) -> str:
-    """Both texts from a little before where they start to differ to a little after where they agree again."""
-    start = len(os.path.commonprefix([a, b]))
-    same_end = len(os.path.commonprefix([a[start:][::-1], b[start:][::-1]]))
-    lo = max(0, start - context)
-
-    def cut(text: str) -> str:
-        hi = min(len(text), len(text) - same_end + context)
-        piece = text[lo:hi]
-        piece = piece if len(piece) <= 240 else piece[:239] + "…"
-        return ("…" if lo else "") + piece + ("…" if hi < len(text) else "")
-
-    return f"{cut(a)!r} → {cut(b)!r}"
-
-
 def replay_comparison(*, replay: StepReplay) -> dict[str, Any]:
     """The step's stored answer beside the replay's: both texts and tool calls, the differences word by word
     and line by line, each call's name and arguments compared, tokens and latency side by side."""
@@ -430,8 +375,8 @@ def replay_comparison(*, replay: StepReplay) -> dict[str, Any]:
     return {
         "status": replay.status,
         "changes": replay.changes,
-        "request_differences": request_changes(step.request if isinstance(step.request, dict) else {},
-                                               replay.request or {}),
+        "request_differences": request_differences(step.request if isinstance(step.request, dict) else {},
+                                                   replay.request or {}),
         "stored": {**stored, "model": step.request.get("model") if isinstance(step.request, dict) else step.model,
                    "error": step.error},
         "new": {**new, "model": (replay.request or {}).get("model"), "error": replay.error},

@@ -280,7 +280,7 @@ def _set_window(agent: Agent, window: list[int]) -> None:
                        "WHERE agent_id = %s AND in_context <> (id = ANY(%s))", [window, agent.pk, window])
 
 
-def _blocks_restore(agent: Agent, state: dict, user, step_index: str) -> dict:
+def _blocks_restore(agent: Agent, state: dict, user, where: str) -> dict:
     """Core memory as the state has it, through block_edit (each change a revision by `user`): the
     blocks attached since go out, those detached since come back, deleted ones are made anew."""
     from agents.services import block_edit
@@ -296,7 +296,7 @@ def _blocks_restore(agent: Agent, state: dict, user, step_index: str) -> dict:
             created.append(block.pk)
         elif changes := {name: value for name, value in wanted.items() if getattr(block, name) != value}:
             before.append({"id": block.pk, **{name: getattr(block, name) for name in changes}})
-            block_edit(block_id=block.pk, user=user, fields=changes, note=f"rewind to before step {step_index}")
+            block_edit(block_id=block.pk, user=user, fields=changes, note=f"rewind to before step {where}")
         BlockAttachment.objects.update_or_create(agent=agent, block=block,
                                                  defaults={"label": view.label, "position": position})
     return {"blocks": before, "created_blocks": created}

@@ -52,17 +52,23 @@ def dumps(scenario: dict) -> str:
 # --- export ---------------------------------------------------------------------------------------
 
 
+def pin_refusal(run: Run, steps: list) -> str:
+    """Why the run (with its steps, in order) cannot be pinned; "" when it can, if its first step keeps state."""
+    if run.status in RUN_UNFINISHED:
+        return f"Run {run.pk} is {run.status}: only a finished turn can be pinned."
+    if run.trigger not in TRIGGERS:
+        return f"Run {run.pk} was started by {run.trigger}; a scenario replays only {', '.join(TRIGGERS)} turns."
+    if not steps:
+        return f"Run {run.pk} made no LLM call: there is nothing to replay."
+    return ""
+
+
 def scenario_export(*, run: Run) -> dict:
     """The run as a scenario (format version 1). ScenarioUnavailable for a run not finished, without an
     LLM call or with a trigger a scenario cannot replay; HistoryMissing when its first step keeps no state."""
-    if run.status in RUN_UNFINISHED:
-        raise ScenarioUnavailable(f"Run {run.pk} is {run.status}: only a finished turn can be pinned.")
-    if run.trigger not in TRIGGERS:
-        raise ScenarioUnavailable(f"Run {run.pk} was started by {run.trigger}; a scenario replays only "
-                                  f"{', '.join(TRIGGERS)} turns.")
     steps = list(run.steps.order_by("index"))
-    if not steps:
-        raise ScenarioUnavailable(f"Run {run.pk} made no LLM call: there is nothing to replay.")
+    if refused := pin_refusal(run, steps):
+        raise ScenarioUnavailable(refused)
     state = step_state(steps[0])
     agent = run.agent
     return {

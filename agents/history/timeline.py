@@ -7,8 +7,8 @@ from datetime import datetime
 
 from django.db.models import BooleanField, Count, ExpressionWrapper, Prefetch, Q
 
-from agents.history.scenarios import TRIGGERS as SCENARIO_TRIGGERS
-from agents.models import RUN_UNFINISHED, Agent, Rewind, Run, Step
+from agents.history.scenarios import pin_refusal
+from agents.models import Agent, Rewind, Run, Step
 from memory.models import BlockRevision, Message, Passage
 
 RUNS_PER_PAGE = 10
@@ -80,9 +80,8 @@ def agent_timeline(*, agent: Agent, page: int = 1) -> Timeline:
 
 
 def _pinnable(run: Run) -> bool:
-    steps = run.steps.all()
-    return (run.status not in RUN_UNFINISHED and run.trigger in SCENARIO_TRIGGERS and bool(steps)
-            and steps[0].has_state)
+    steps = list(run.steps.all())
+    return not pin_refusal(run, steps) and steps[0].has_state
 
 
 def _step_entry(step: Step) -> StepEntry:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from agents.errors import ReplayRefused
+from agents.history.differences import tool_names
 from agents.history.replay import replay_comparison, replay_enqueue, step_handle, step_protocol
 from agents.llm.catalog import model_catalog
 from agents.models import Step, StepReplay
@@ -82,8 +83,7 @@ def _tools_sent(step: Step) -> list[str]:
     """The names of the tools the step offered."""
     if step_protocol(step) == "json":
         return list((step.state or {}).get("tools") or [])
-    return [t["function"]["name"] for t in (step.request or {}).get("tools") or []
-            if isinstance(t, dict) and isinstance(t.get("function"), dict)]
+    return tool_names((step.request or {}).get("tools"))
 
 
 def change_lines(changes: dict, step: Step) -> list[str]:

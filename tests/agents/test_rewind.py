@@ -4,7 +4,8 @@ request again byte for byte; what went is listed beforehand, kept, and comes bac
 import pytest
 
 from agents.errors import HistoryMissing, RewindRefused
-from agents.history.fork import agent_fork, next_request, request_differences
+from agents.history.differences import request_differences
+from agents.history.fork import agent_fork, next_request
 from agents.history.rewind import agent_rewind, rewind_confirm, rewind_preview, rewind_undo
 from agents.history.rows import rows_dump
 from agents.models import Agent, Rewind, Run, ScheduledMessage, Step, StepReplay, Tool
