@@ -296,6 +296,9 @@ def document_delete(*, document: Document) -> None:
     """The document, its passages and its stored file. A run in progress stops at its next batch."""
     file = document.file
     with transaction.atomic():
+        # locked first: a batch of the ingestion's committing meanwhile (its foreign key check shares the
+        # row) then waits and fails, where it could have landed after its passages were deleted
+        Document.objects.select_for_update().filter(pk=document.pk).first()
         milvus.passages_delete_later(document_ids=[document.pk])  # once this commits
         Passage.objects.filter(document=document).delete()
         document.delete()
